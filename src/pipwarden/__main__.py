@@ -1,0 +1,3 @@
+from pipwarden.cli import main
+
+raise SystemExit(main())

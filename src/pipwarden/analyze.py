@@ -1,0 +1,148 @@
+"""Run the checks over one archive: member checks (memoised by content) and artifact checks.
+
+This is the CPU-bound heart of a scan and has no network: it takes an already-read
+:class:`~pipwarden.archive.Archive` and returns findings.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+from pipwarden.archive import Archive, Member
+from pipwarden.checks.base import (
+    ArtifactCheck,
+    ArtifactContext,
+    MemberCheck,
+    MemberContext,
+    Role,
+    checks_of,
+)
+from pipwarden.index.models import IndexFile
+from pipwarden.models import Artifact, Finding, PackageRef
+
+# A member larger than this is not parsed as Python (generated tables, vendored blobs).
+MAX_ANALYSED_SOURCE = 4 << 20
+
+
+def member_role(path: str, artifact_kind: str) -> Role:
+    """What a member is to the installer: setup.py runs at install time, .py files on import,
+    .pth files at every interpreter start."""
+    inner = path.rsplit("!/", 1)[-1]
+    base = inner.rsplit("/", 1)[-1]
+    low = base.lower()
+    if low.endswith(".pth"):
+        return "pth"
+    if artifact_kind == "sdist" and inner == "setup.py":
+        return "setup"
+    if artifact_kind == "sdist" and inner in ("pyproject.toml", "setup.cfg"):
+        return "build-config"
+    if low.endswith((".py", ".pyw")):
+        return "module"
+    return "other"
+
+
+class MemberMemo:
+    """Findings of member checks by (sha256, role): identical files are analysed once,
+    across artifacts, versions and packages of one run. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._data: dict[tuple[str, str], tuple[Finding, ...]] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+
+    def get(self, key: tuple[str, str]) -> tuple[Finding, ...] | None:
+        with self._lock:
+            found = self._data.get(key)
+            if found is not None:
+                self.hits += 1
+            return found
+
+    def put(self, key: tuple[str, str], findings: tuple[Finding, ...]) -> None:
+        with self._lock:
+            self._data[key] = findings
+
+
+def _strip_root(archive: Archive, member: Member, root: str) -> str:
+    name = member.name
+    if root and name.startswith(root):
+        return name[len(root) :]
+    return name
+
+
+def member_findings(
+    archive: Archive,
+    artifact_kind: str,
+    checks: Iterable[MemberCheck] | None = None,
+    memo: MemberMemo | None = None,
+) -> list[Finding]:
+    """Findings of every member check on every analysable member of ``archive``."""
+    active = list(checks) if checks is not None else [c() for c in checks_of("member")]  # type: ignore[misc]
+    root = archive.root if artifact_kind == "sdist" else ""
+    siblings: dict[str, Member] = {_strip_root(archive, m, root): m for m in archive.files()}
+    out: list[Finding] = []
+    for member in archive.files():
+        if member.data is None or member.size > MAX_ANALYSED_SOURCE:
+            continue
+        path = _strip_root(archive, member, root)
+        role = member_role(path, artifact_kind)
+        wanted = [c for c in active if role in c.roles]
+        if not wanted:
+            continue
+        key = (member.sha256 or "", role)
+        cached = memo.get(key) if memo is not None and member.sha256 else None
+        if cached is None:
+            ctx = MemberContext(path=path, data=member.data, role=role, artifact_kind=artifact_kind,
+                                siblings=siblings)
+            found: list[Finding] = []
+            for check in wanted:
+                found.extend(check.run(ctx))
+            cached = tuple(found)
+            if memo is not None and member.sha256:
+                memo.put(key, cached)
+        out.extend(f.replace(file=member.name, artifact=archive.filename) for f in cached)
+    return out
+
+
+def analyze_archive(
+    archive: Archive,
+    artifact: Artifact,
+    package: PackageRef,
+    *,
+    index_file: IndexFile | None = None,
+    index_metadata: bytes | None = None,
+    memo: MemberMemo | None = None,
+    disabled: frozenset[str] = frozenset(),
+) -> tuple[ArtifactContext, list[Finding]]:
+    """All artifact and member findings for one archive."""
+    ctx = ArtifactContext(package=package, artifact=artifact, archive=archive, index_file=index_file,
+                          index_metadata=index_metadata)
+    findings: list[Finding] = []
+    for cls in checks_of("artifact"):
+        if cls.id in disabled:
+            continue
+        check: ArtifactCheck = cls()  # type: ignore[assignment]
+        findings.extend(f if f.artifact else f.replace(artifact=artifact.filename) for f in check.run(ctx))
+    members = [c() for c in checks_of("member") if c.id not in disabled]
+    findings.extend(member_findings(archive, artifact.kind, members, memo))  # type: ignore[arg-type]
+    return ctx, findings
+
+
+def dedupe(findings: Iterable[Finding]) -> list[Finding]:
+    """Drop exact repeats (the same finding from two identical artifacts keeps both: artifact differs)."""
+    seen: set[tuple[object, ...]] = set()
+    out: list[Finding] = []
+    for f in findings:
+        key = (f.id, f.artifact, f.file, f.line, f.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def by_severity(findings: Iterable[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (-f.severity, f.id, f.artifact or "", f.file or "", f.line or 0))
+
+
+__all__ = ["MemberMemo", "analyze_archive", "by_severity", "dedupe", "member_findings", "member_role"]
+
