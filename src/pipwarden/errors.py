@@ -26,6 +26,12 @@ class NotFoundError(IndexClientError):
 class IntegrityError(PipwardenError):
     """Downloaded bytes do not match the digest the index published."""
 
+    def __init__(self, message: str, *, filename: str = "", expected: str = "", actual: str = "") -> None:
+        super().__init__(message)
+        self.filename = filename
+        self.expected = expected
+        self.actual = actual
+
 
 class ArchiveError(PipwardenError):
     """An archive cannot be read at all (truncated, corrupt, not an archive)."""

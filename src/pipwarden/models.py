@@ -157,6 +157,8 @@ class PackageResult:
     # Extra per-package sections added by later stages (vulnerabilities, provenance, ...),
     # each already in its JSON shape.
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Extra JSON sections per artifact filename (e.g. {"x.whl": {"provenance": {...}}}).
+    artifact_extra: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     origin: str | None = None
     line: int | None = None
 

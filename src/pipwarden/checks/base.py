@@ -155,6 +155,8 @@ class ArtifactContext:
     index_file: IndexFile | None = None
     # The PEP 658 metadata file the index serves for it, when fetched.
     index_metadata: bytes | None = None
+    # Extra JSON sections for this artifact in the report (e.g. "provenance"), filled by checks.
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -167,6 +169,8 @@ class PackageContext:
     release: ReleaseInfo | None = None
     index: IndexClient | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    # Extra JSON sections for this package in the report (e.g. "vulnerabilities"), filled by checks.
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 _REGISTRY: dict[str, type[Check]] = {}
