@@ -25,6 +25,7 @@ EXIT_INCOMPLETE = 3
 
 # name -> module. Order is the order shown in --help.
 COMMANDS: dict[str, str] = {
+    "scan": "pipwarden.commands.scan",
     "rules": "pipwarden.commands.rules",
 }
 

@@ -1,0 +1,470 @@
+"""The scan pipeline: targets -> packages -> files -> archives -> findings -> verdicts.
+
+Network work (index pages, JSON API, downloads) runs in a thread pool; analysis of many
+local archives runs in a process pool. Identical member contents are analysed once per
+process (``analyze.MemberMemo``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from pipwarden import __version__
+from pipwarden.analyze import MemberMemo, analyze_archive, by_severity, dedupe
+from pipwarden.archive import ArchiveLimits, is_archive_name, read_archive
+from pipwarden.checks.base import ArtifactContext, PackageCheck, PackageContext, checks_of
+from pipwarden.checks.integrity import DigestMismatch, read_metadata
+from pipwarden.errors import (
+    ArchiveError,
+    IntegrityError,
+    NotFoundError,
+    PipwardenError,
+    UsageError,
+)
+from pipwarden.index.models import IndexFile, ProjectPage, ReleaseInfo, parse_filename
+from pipwarden.models import Artifact, Finding, PackageRef, PackageResult, Report, Verdict
+from pipwarden.policy import Policy
+
+if TYPE_CHECKING:
+    from pipwarden.index.client import IndexClient
+
+ArtifactSelection = Literal["best", "all"]
+Progress = Callable[[str], None]
+
+# Local archives at or above this count are analysed in a process pool.
+PROCESS_POOL_THRESHOLD = 8
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    index_url: str | None = None
+    offline: bool = False
+    artifacts: ArtifactSelection = "best"
+    cache_dir: Path | None = None
+    use_cache: bool = True
+    timeout: float = 30.0
+    retries: int = 3
+    allow_insecure_index: bool = False
+    jobs: int = 0  # worker processes for local archives; 0 = one per core
+    policy: Policy = field(default_factory=Policy)
+    min_age_days: float = 7.0
+    now: datetime | None = None
+    # Free-form options handed to package checks (PackageContext.options).
+    check_options: Mapping[str, Any] = field(default_factory=dict)
+    limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+
+
+# --- targets ---------------------------------------------------------------------------
+
+
+def parse_target(text: str) -> list[PackageRef]:
+    """A command-line target: a local artifact, a directory of them, or a requirement."""
+    path = Path(text)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and is_archive_name(p.name))
+        if not files:
+            raise UsageError(f"{text}: directory holds no wheels or sdists")
+        return [local_ref(p) for p in files]
+    if is_archive_name(text) or os.sep in text or text.startswith("."):
+        if not path.is_file():
+            raise UsageError(f"{text}: no such file")
+        if not is_archive_name(path.name):
+            raise UsageError(f"{text}: not a wheel or sdist (.whl, .tar.gz, .tar.bz2, .tar.xz, .zip)")
+        return [local_ref(path)]
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as e:
+        raise UsageError(f"{text!r} is not a package name, requirement or file: {e}") from e
+    if req.url:
+        raise UsageError(f"{text}: URL requirements are not supported; download the file and scan it")
+    spec = req.specifier
+    pinned = [s.version for s in spec if s.operator in ("==", "===") and "*" not in s.version]
+    version = pinned[0] if len(spec) == 1 and pinned else None
+    return [PackageRef(name=canonicalize_name(req.name), version=version, specifier=str(spec))]
+
+
+def local_ref(path: Path) -> PackageRef:
+    parsed = parse_filename(path.name)
+    name = parsed[0] if parsed else path.name
+    version = str(parsed[1]) if parsed else None
+    return PackageRef(name=name, version=version, path=path)
+
+
+def expand_targets(texts: Iterable[str]) -> list[PackageRef]:
+    refs: list[PackageRef] = []
+    for t in texts:
+        refs.extend(parse_target(t))
+    return refs
+
+
+# --- choosing what pip would install ---------------------------------------------------
+
+
+def _supported_tags() -> dict[str, int]:
+    from packaging.tags import sys_tags
+
+    return {str(t): i for i, t in enumerate(sys_tags())}
+
+
+def _python_ok(requires: str | None) -> bool:
+    if not requires:
+        return True
+    try:
+        return SpecifierSet(requires).contains(".".join(map(str, sys.version_info[:3])), prereleases=True)
+    except InvalidSpecifier:
+        return True
+
+
+def _wheel_rank(filename: str, tags: Mapping[str, int]) -> int | None:
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    try:
+        _n, _v, _b, wtags = parse_wheel_filename(filename)
+    except (InvalidWheelFilename, ValueError):
+        return None
+    ranks = [tags[str(t)] for t in wtags if str(t) in tags]
+    return min(ranks) if ranks else None
+
+
+def installable(files: Sequence[IndexFile], tags: Mapping[str, int]) -> list[IndexFile]:
+    """Files pip could install here, best first: compatible wheels by tag priority, then the sdist."""
+    wheels: list[tuple[int, IndexFile]] = []
+    sdists: list[IndexFile] = []
+    for f in files:
+        if not _python_ok(f.requires_python):
+            continue
+        if f.kind == "wheel":
+            rank = _wheel_rank(f.filename, tags)
+            if rank is not None:
+                wheels.append((rank, f))
+        elif f.kind == "sdist":
+            sdists.append(f)
+    return [f for _r, f in sorted(wheels, key=lambda x: x[0])] + sdists
+
+
+def choose_version(page: ProjectPage, ref: PackageRef, selection: ArtifactSelection) -> Version:
+    """The version pip would pick: newest match, yanked files ignored unless pinned with ==."""
+    if ref.version is not None:
+        wanted = Version(ref.version)
+        if not page.files_for(wanted):
+            raise NotFoundError(f"{ref.name} has no release {ref.version} on the index")
+        return wanted
+    spec = SpecifierSet(ref.specifier)
+    tags = _supported_tags()
+    by_version: dict[Version, list[IndexFile]] = {}
+    for f in page.files:
+        v = f.version
+        if v is not None and not f.yanked:
+            by_version.setdefault(v, []).append(f)
+    usable = [
+        v for v, files in by_version.items() if selection == "all" or installable(files, tags)
+    ]
+    matching = list(spec.filter(usable))
+    if not matching:
+        what = f"matching {ref.specifier!r}" if ref.specifier else "installable here"
+        raise NotFoundError(f"{ref.name} has no release {what} that is not yanked")
+    return max(matching)
+
+
+def choose_files(page: ProjectPage, version: Version, selection: ArtifactSelection) -> list[IndexFile]:
+    files = page.files_for(version)
+    if selection == "all":
+        return sorted(files, key=lambda f: (f.kind != "sdist", f.filename))
+    best = installable([f for f in files if not f.yanked] or files, _supported_tags())
+    if not best:
+        raise NotFoundError(
+            f"{page.name} {version} has no file installable on this interpreter and platform "
+            "(use --artifacts all to scan every file)"
+        )
+    return best[:1]
+
+
+# --- analysis ---------------------------------------------------------------------------
+
+_MEMO = MemberMemo()
+
+
+def _analyze_file(
+    path: Path, artifact: Artifact, ref: PackageRef, index_file: IndexFile | None, index_metadata: bytes | None,
+    limits: ArchiveLimits,
+) -> tuple[ArtifactContext, list[Finding]]:
+    archive = read_archive(path, artifact.filename, limits)
+    return analyze_archive(archive, artifact, ref, index_file=index_file, index_metadata=index_metadata, memo=_MEMO)
+
+
+def _digest(path: Path) -> tuple[str, int]:
+    import hashlib
+
+    h = hashlib.sha256()
+    size = 0
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def _local_job(ref: PackageRef, limits: ArchiveLimits) -> tuple[Artifact, ArtifactContext | None, list[Finding], str | None]:
+    """Read and analyse one local artifact (runs in a worker process for big batches)."""
+    assert ref.path is not None
+    try:
+        sha, size = _digest(ref.path)
+    except OSError as e:
+        return Artifact(ref.path.name), None, [], f"cannot read {ref.path}: {e.strerror or e}"
+    artifact = Artifact(ref.path.name, sha, size, path=ref.path)
+    try:
+        ctx, findings = _analyze_file(ref.path, artifact, ref, None, None, limits)
+    except ArchiveError as e:
+        return artifact, None, [], str(e)
+    return artifact, _slim(ctx), findings, None
+
+
+_KEEP_DATA = (".dist-info/", ".egg-info/")
+_KEEP_ROOT_FILES = frozenset({"PKG-INFO", "pyproject.toml", "setup.cfg", "setup.py"})
+
+
+def _slim(ctx: ArtifactContext) -> ArtifactContext:
+    """The context with member bytes dropped except metadata, so it crosses processes cheaply.
+    Package checks need names, sizes, hashes and the metadata files, not every module's text."""
+    root = ctx.archive.root
+    members = tuple(
+        m if m.data is None or any(k in m.name for k in _KEEP_DATA)
+        or m.name.removeprefix(root) in _KEEP_ROOT_FILES else replace(m, data=None)
+        for m in ctx.archive.members
+    )
+    return ArtifactContext(ctx.package, ctx.artifact, replace(ctx.archive, members=members), extra=ctx.extra)
+
+
+def _metadata_identity(ctx: ArtifactContext) -> tuple[str, str | None] | None:
+    """(name, version) from the archive's own metadata, for files whose names don't tell."""
+    for m in ctx.archive.files():
+        base = m.name.rsplit("/", 1)[-1]
+        if base in ("METADATA", "PKG-INFO") and m.data is not None and m.name.count("/") <= 1:
+            meta = read_metadata(m.data)
+            name = (meta.get("name") or [""])[0].strip()
+            if name:
+                return canonicalize_name(name), (meta.get("version") or [None])[0]
+    return None
+
+
+class Scanner:
+    """Runs one scan. Holds the index client, the pools and the options."""
+
+    def __init__(self, options: ScanOptions, progress: Progress | None = None) -> None:
+        self.options = options
+        self.progress = progress or (lambda _msg: None)
+        self._client: IndexClient | None = None
+
+    # The client is created only when an index target needs it: --offline never creates one.
+    @property
+    def client(self) -> IndexClient:
+        if self._client is None:
+            if self.options.offline:
+                raise UsageError("--offline: package names cannot be resolved without the index; scan files instead")
+            from pipwarden.index.cache import Cache, default_cache_dir
+            from pipwarden.index.client import IndexClient
+            from pipwarden.index.config import check_index_url, configured_index_url
+
+            url = check_index_url(self.options.index_url or configured_index_url(), self.options.allow_insecure_index)
+            cache = Cache(self.options.cache_dir or default_cache_dir()) if self.options.use_cache else None
+            self._client = IndexClient(
+                url, cache=cache, timeout=self.options.timeout, retries=self.options.retries,
+                allow_insecure=self.options.allow_insecure_index,
+            )
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def check_options(self) -> dict[str, Any]:
+        opts: dict[str, Any] = {"min_age_days": self.options.min_age_days,
+                                "now": self.options.now or datetime.now(UTC)}
+        opts.update(self.options.check_options)
+        return opts
+
+    # -- public entry ---------------------------------------------------------------------
+
+    def scan(self, refs: Sequence[PackageRef]) -> Report:
+        local = [r for r in refs if r.path is not None]
+        remote = [r for r in refs if r.path is None]
+        results: list[PackageResult] = []
+        if local:
+            results.extend(self._scan_local(local))
+        if remote:
+            results.extend(self._scan_remote(remote))
+        meta: dict[str, Any] = {"policy": self.options.policy.describe()}
+        if self._client is not None:
+            meta["index"] = _public_url(self._client.index_url)
+        return Report(packages=tuple(results), meta=meta)
+
+    # -- local files ----------------------------------------------------------------------
+
+    def _scan_local(self, refs: Sequence[PackageRef]) -> list[PackageResult]:
+        jobs = self.options.jobs or os.cpu_count() or 1
+        executor: Executor
+        if len(refs) >= PROCESS_POOL_THRESHOLD and jobs > 1:
+            executor = ProcessPoolExecutor(max_workers=jobs)
+        else:
+            executor = ThreadPoolExecutor(max_workers=1)
+        outcomes: list[tuple[PackageRef, tuple[Artifact, ArtifactContext | None, list[Finding], str | None]]] = []
+        with executor:
+            futures = [executor.submit(_local_job, r, self.options.limits) for r in refs]
+            for ref, fut in zip(refs, futures, strict=True):
+                outcomes.append((ref, fut.result()))
+                self.progress(ref.path.name if ref.path else ref.name)
+        # Files of one release (an sdist and its wheels) become one package.
+        groups: dict[tuple[str, str | None], list[tuple[PackageRef, Any]]] = {}
+        for ref, outcome in outcomes:
+            name, version = ref.name, ref.version
+            ctx = outcome[1]
+            if version is None and ctx is not None:
+                ident = _metadata_identity(ctx)
+                if ident:
+                    name, version = ident
+            groups.setdefault((name, version), []).append((ref, outcome))
+        results = []
+        for (name, version), members in groups.items():
+            results.append(self._finish_local(name, version, members))
+        return results
+
+    def _finish_local(self, name: str, version: str | None, members: list[tuple[PackageRef, Any]]) -> PackageResult:
+        artifacts: list[Artifact] = []
+        contexts: list[ArtifactContext] = []
+        findings: list[Finding] = []
+        errors: list[str] = []
+        ref = members[0][0]
+        for _ref, (artifact, ctx, found, error) in members:
+            artifacts.append(artifact)
+            findings.extend(found)
+            if error:
+                errors.append(error)
+            if ctx is not None:
+                contexts.append(ctx)
+        pkg = PackageRef(name=name, version=version, path=ref.path, origin=ref.origin)
+        pctx = PackageContext(package=pkg, name=name, version=version, artifacts=contexts,
+                              options=self.check_options())
+        findings.extend(self._package_findings(pctx))
+        return self._result(pkg, name, version, "file", artifacts, findings, errors, pctx)
+
+    # -- index packages -------------------------------------------------------------------
+
+    def _scan_remote(self, refs: Sequence[PackageRef]) -> list[PackageResult]:
+        results: list[PackageResult] = []
+        with ThreadPoolExecutor(max_workers=min(8, len(refs))) as pool:
+            for result in pool.map(self._scan_one, refs):
+                results.append(result)
+                self.progress(f"{result.name} {result.version or ''}".strip())
+        return results
+
+    def _scan_one(self, ref: PackageRef) -> PackageResult:
+        try:
+            return self._scan_index_package(ref)
+        except PipwardenError as e:
+            return PackageResult(name=ref.name, version=ref.version, source="index", verdict=Verdict.ERROR,
+                                 error=str(e), origin=ref.origin, line=ref.line)
+
+    def _scan_index_package(self, ref: PackageRef) -> PackageResult:
+        client = self.client
+        page = client.project(ref.name)
+        version = choose_version(page, ref, self.options.artifacts)
+        files = choose_files(page, version, self.options.artifacts)
+        with ThreadPoolExecutor(max_workers=2) as side:
+            release_future = side.submit(self._release, ref.name, str(version))
+            paths = client.fetch_many(files)
+            metas = [client.core_metadata(f) if f.kind == "wheel" and f.core_metadata else None for f in files]
+            release = release_future.result()
+        artifacts: list[Artifact] = []
+        contexts: list[ArtifactContext] = []
+        findings: list[Finding] = []
+        errors: list[str] = []
+        pkg = PackageRef(name=page.name, version=str(version), specifier=ref.specifier, origin=ref.origin,
+                         line=ref.line, hashes=ref.hashes, marker=ref.marker)
+        for f, got, meta in zip(files, paths, metas, strict=True):
+            if isinstance(got, IntegrityError):
+                artifacts.append(Artifact(f.filename, got.actual or None, None, url=f.url))
+                findings.append(DigestMismatch().mismatch(f.filename, got.expected, got.actual, "the index"))
+                continue
+            if isinstance(got, PipwardenError):
+                errors.append(f"{f.filename}: {got}")
+                artifacts.append(f.to_artifact())
+                continue
+            sha, size = _digest(got)
+            artifact = Artifact(f.filename, sha, size, url=f.url, path=got)
+            artifacts.append(artifact)
+            try:
+                ctx, found = _analyze_file(got, artifact, pkg, f, meta, self.options.limits)
+            except ArchiveError as e:
+                errors.append(str(e))
+                continue
+            contexts.append(ctx)
+            findings.extend(found)
+        pctx = PackageContext(package=pkg, name=page.name, version=str(version), artifacts=contexts,
+                              project=page, release=release, index=client, options=self.check_options())
+        findings.extend(self._package_findings(pctx))
+        return self._result(pkg, page.name, str(version), "index", artifacts, findings, errors, pctx)
+
+    def _release(self, name: str, version: str) -> ReleaseInfo | None:
+        try:
+            return self.client.release(name, version)
+        except PipwardenError:
+            return None
+
+    # -- shared ---------------------------------------------------------------------------
+
+    def _package_findings(self, ctx: PackageContext) -> Iterator[Finding]:
+        for cls in checks_of("package"):
+            if cls.id in self.options.policy.disabled:
+                continue
+            check: PackageCheck = cls()  # type: ignore[assignment]
+            yield from check.run(ctx)
+
+    def _result(
+        self, pkg: PackageRef, name: str, version: str | None, source: Literal["index", "file"],
+        artifacts: list[Artifact], findings: list[Finding], errors: list[str], pctx: PackageContext,
+    ) -> PackageResult:
+        final = by_severity(dedupe(self.options.policy.apply(findings)))
+        verdict = Verdict.ERROR if errors else self.options.policy.verdict(final)
+        artifact_extra = {c.artifact.filename: dict(c.extra) for c in pctx.artifacts if c.extra}
+        return PackageResult(
+            name=name, version=version, source=source, verdict=verdict, artifacts=tuple(artifacts),
+            findings=tuple(final), error="; ".join(errors) or None, extra=dict(pctx.extra),
+            artifact_extra=artifact_extra, origin=pkg.origin, line=pkg.line,
+        )
+
+
+def _public_url(url: str) -> str:
+    """A URL with any credentials removed, for reports."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        parts = parts._replace(netloc=host)
+    return urlunsplit(parts)
+
+
+def scan(refs: Sequence[PackageRef], options: ScanOptions, progress: Progress | None = None) -> Report:
+    scanner = Scanner(options, progress)
+    try:
+        return scanner.scan(refs)
+    finally:
+        scanner.close()
+
+
+def tool_info() -> dict[str, str]:
+    return {"name": "pipwarden", "version": __version__}
