@@ -174,6 +174,8 @@ def read_archive(
 def _sniff(fh: IO[bytes]) -> Literal["zip", "tar"]:
     head = fh.read(512)
     fh.seek(0)
+    if not head:
+        raise ArchiveError("empty file")
     if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
         return "zip"
     if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00":
