@@ -12,6 +12,15 @@ Example::
 
     [tool.pipwarden.severity] # per-check severity overrides
     PW201 = "low"
+
+    [[tool.pipwarden.ignore-vulns]]   # accepted vulnerabilities (audit); expired ones apply again
+    id = "PYSEC-2023-1"
+    reason = "not reachable: we never parse untrusted input with it"
+    expires = 2026-06-30
+
+    [[tool.pipwarden.exclude]]        # packages not vetted at all (audit reports them as excluded)
+    name = "our-internal-lib"
+    reason = "built and vetted in-house"
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from typing import Any
 
 from pipwarden.errors import ConfigError
 from pipwarden.models import Severity
-from pipwarden.policy import Policy
+from pipwarden.policy import Policy, VulnIgnore
 
 
 @dataclass(frozen=True)
@@ -90,13 +99,61 @@ def settings_from_table(table: Mapping[str, Any], path: Path | None = None) -> S
     if not isinstance(min_age, int | float) or isinstance(min_age, bool) or min_age < 0:
         raise ConfigError(f"{path}: min-age must be a number of days >= 0")
     require = _str_list(path, "require-provenance", table.get("require-provenance", []))
+    ignores, exclude = _ignores(path, table), _excludes(path, table)
     return Settings(
-        policy=Policy(fail_on=fail_on, warn_on=warn_on, severity_overrides=overrides, disabled=disabled),
+        policy=Policy(fail_on=fail_on, warn_on=warn_on, severity_overrides=overrides, disabled=disabled,
+                      ignore_vulns=ignores, exclude=exclude),
         min_age_days=float(min_age),
         require_provenance=require,
         table=dict(table),
         path=path,
     )
+
+
+def _entries(path: Path | None, key: str, table: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    raw = table.get(key, [])
+    if not isinstance(raw, list) or not all(isinstance(e, dict) for e in raw):
+        raise ConfigError(f"{path}: {key} must be an array of tables ([[tool.pipwarden.{key}]])")
+    return raw
+
+
+def _text(path: Path | None, key: str, entry: Mapping[str, Any], field_name: str) -> str:
+    value = entry.get(field_name)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{path}: every {key} entry needs a non-empty {field_name!r} ({dict(entry)!r})")
+    return value.strip()
+
+
+def _ignores(path: Path | None, table: Mapping[str, Any]) -> tuple[VulnIgnore, ...]:
+    import datetime as dt
+
+    out = []
+    for entry in _entries(path, "ignore-vulns", table):
+        vid = _text(path, "ignore-vulns", entry, "id")
+        reason = _text(path, "ignore-vulns", entry, "reason")
+        raw = entry.get("expires")
+        if isinstance(raw, dt.datetime):
+            expires = raw.date()
+        elif isinstance(raw, dt.date):
+            expires = raw
+        elif isinstance(raw, str):
+            try:
+                expires = dt.date.fromisoformat(raw.strip())
+            except ValueError as e:
+                raise ConfigError(f"{path}: ignore-vulns {vid}: expires {raw!r} is not a date (YYYY-MM-DD)") from e
+        else:
+            raise ConfigError(f"{path}: ignore-vulns {vid}: an 'expires' date (YYYY-MM-DD) is required")
+        out.append(VulnIgnore(vid, reason, expires))
+    return tuple(out)
+
+
+def _excludes(path: Path | None, table: Mapping[str, Any]) -> dict[str, str]:
+    from packaging.utils import canonicalize_name
+
+    return {
+        canonicalize_name(_text(path, "exclude", e, "name")): _text(path, "exclude", e, "reason")
+        for e in _entries(path, "exclude", table)
+    }
 
 
 def load_settings(explicit: Path | None = None, start: Path | None = None) -> Settings:

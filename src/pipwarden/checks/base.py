@@ -40,6 +40,7 @@ Role = Literal["setup", "module", "pth", "build-config", "other"]
 CHECK_MODULES: list[str] = [
     "pipwarden.checks.integrity",
     "pipwarden.checks.code",
+    "pipwarden.checks.vulns",
 ]
 
 
