@@ -27,6 +27,7 @@ EXIT_INCOMPLETE = 3
 COMMANDS: dict[str, str] = {
     "scan": "pipwarden.commands.scan",
     "rules": "pipwarden.commands.rules",
+    "doctor": "pipwarden.commands.doctor",
     "db": "pipwarden.commands.db",
 }
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from pipwarden.index.client import IndexClient
     from pipwarden.index.models import IndexFile, ProjectPage, ReleaseInfo
 
-Scope = Literal["member", "artifact", "package"]
+Scope = Literal["member", "artifact", "package", "environment"]
 Role = Literal["setup", "module", "pth", "build-config", "other"]
 
 # Modules that define checks; imported on first use of the registry so ``--help`` stays fast.
@@ -41,6 +41,8 @@ CHECK_MODULES: list[str] = [
     "pipwarden.checks.integrity",
     "pipwarden.checks.code",
     "pipwarden.checks.vulns",
+    "pipwarden.checks.config",
+    "pipwarden.checks.provenance",
 ]
 
 

@@ -1,0 +1,1 @@
+"""Safe installs: pip's configuration, target interpreters, hash-locking, lock verification, install."""
