@@ -26,6 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="worker processes for local files (default: one per core)")
     common.add_index_options(p)
     common.add_policy_options(p)
+    from pipwarden.provenance.cli import add_provenance_arguments
+
+    add_provenance_arguments(p)
     common.add_output_options(p, ["table", "json"])
 
 
@@ -33,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
     from pipwarden.scan import expand_targets, scan
 
     options = common.scan_options(args)
+    from pipwarden.provenance.cli import with_provenance_options
+
+    options = with_provenance_options(options, args)
     refs = expand_targets(args.targets)
     with common.ProgressBar(len(refs), "scanning", enabled=not args.quiet) as progress:
         report = scan(refs, options, progress)

@@ -15,41 +15,26 @@ Importing this package does not import sigstore: that happens on the first verif
 
 from __future__ import annotations
 
-from pipwarden.provenance.evaluate import PackageProvenance, bind, claimed_repositories, evaluate
-from pipwarden.provenance.fetch import ProvenanceError, fetch_provenance, integrity_url, load_provenance_file
-from pipwarden.provenance.identity import CertificateClaims, PublisherIdentity, repository_key
-from pipwarden.provenance.pins import (
-    Pin,
-    PinStore,
-    emit_requirements_identities,
-    parse_expect_publisher,
-    parse_requirements_identities,
-    pylock_identities,
-    pylock_identity_tables,
-    read_lock_identities,
-)
-from pipwarden.provenance.verify import ArtifactProvenance, verify_provenance
+import importlib
+from typing import Any
 
-__all__ = [
-    "ArtifactProvenance",
-    "CertificateClaims",
-    "PackageProvenance",
-    "Pin",
-    "PinStore",
-    "ProvenanceError",
-    "PublisherIdentity",
-    "bind",
-    "claimed_repositories",
-    "emit_requirements_identities",
-    "evaluate",
-    "fetch_provenance",
-    "integrity_url",
-    "load_provenance_file",
-    "parse_expect_publisher",
-    "parse_requirements_identities",
-    "pylock_identities",
-    "pylock_identity_tables",
-    "read_lock_identities",
-    "repository_key",
-    "verify_provenance",
-]
+_EXPORTS = {
+    "PackageProvenance": "evaluate", "bind": "evaluate", "claimed_repositories": "evaluate", "evaluate": "evaluate",
+    "ProvenanceError": "fetch", "fetch_provenance": "fetch", "integrity_url": "fetch",
+    "load_provenance_file": "fetch",
+    "CertificateClaims": "identity", "PublisherIdentity": "identity", "repository_key": "identity",
+    "Pin": "pins", "PinStore": "pins", "emit_requirements_identities": "pins", "parse_expect_publisher": "pins",
+    "parse_requirements_identities": "pins", "pylock_identities": "pins", "pylock_identity_tables": "pins",
+    "read_lock_identities": "pins",
+    "ArtifactProvenance": "verify", "verify_provenance": "verify",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: ``pipwarden --help`` imports pipwarden.provenance.cli, which must stay cheap.
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -150,7 +150,7 @@ def verify_provenance(
     provenance object at all.
     """
     from pydantic import ValidationError
-    from pypi_attestations import Distribution, Provenance
+    from pypi_attestations import AttestationType, Distribution, Provenance
     from sigstore.errors import Error as SigstoreError
 
     try:
@@ -196,7 +196,9 @@ def verify_provenance(
             except (ValueError, SigstoreError) as e:
                 text = str(e).removeprefix("Verification failed: ")
                 return failed(classify(text), text, identity, claims)
-            types.append(predicate_type)
+            short = {AttestationType.PYPI_PUBLISH_V1.value: "publish/v1",
+                     AttestationType.SLSA_PROVENANCE_V1.value: "slsa-provenance/v1"}
+            types.append(short.get(predicate_type, predicate_type))
     unique: list[PublisherIdentity] = []
     for p in publishers:
         if not any(p.same_publisher(u) for u in unique):
