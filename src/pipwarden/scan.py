@@ -86,13 +86,23 @@ def parse_target(text: str) -> list[PackageRef]:
     try:
         req = Requirement(text)
     except InvalidRequirement as e:
-        raise UsageError(f"{text!r} is not a package name, requirement or file: {e}") from e
+        raise UsageError(f"{text!r} is not a package name, requirement or file: {_one_line(e)}") from e
     if req.url:
         raise UsageError(f"{text}: URL requirements are not supported; download the file and scan it")
     spec = req.specifier
     pinned = [s.version for s in spec if s.operator in ("==", "===") and "*" not in s.version]
     version = pinned[0] if len(spec) == 1 and pinned else None
     return [PackageRef(name=canonicalize_name(req.name), version=version, specifier=str(spec))]
+
+
+def _one_line(e: Exception) -> str:
+    """packaging's parse errors span three lines (message, text, caret): fold them into one."""
+    lines = str(e).splitlines()
+    caret = next((ln for ln in lines[1:] if ln.strip().startswith("^")), None)
+    if caret is not None and len(lines) >= 3:
+        col = caret.index("^") - (len(lines[1]) - len(lines[1].lstrip())) + 1
+        return f"{lines[0]} (at column {col})"
+    return lines[0] if lines else type(e).__name__
 
 
 def local_ref(path: Path) -> PackageRef:
