@@ -528,11 +528,11 @@ class PthExecutes(ConfigCheck):
     before any of your code, for every program. Legitimate tools use this (editable installs,
     coverage, setuptools' distutils shim); malware uses it for persistence. Each executable line is
     listed; one in a ``.pth`` file that no distribution owns, or whose hash does not match its
-    ``RECORD``, is high severity.
+    ``RECORD``, is high severity; one installed intact by a distribution is low.
     """
 
     id = "PW543"
-    severity = Severity.MEDIUM
+    severity = Severity.LOW
     title = ".pth file runs code at interpreter start"
     category = "code"
 

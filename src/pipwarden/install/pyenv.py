@@ -2,8 +2,9 @@
 
 The interpreter is started with ``-I -S``: isolated (no PYTHONPATH, no user site) and without the
 ``site`` module, so no ``.pth`` file of that environment runs while we look at it. The site-packages
-directories come from ``site.getsitepackages()`` (importing ``site`` under ``-S`` does not process
-``.pth`` files) and ``sysconfig``; installed distributions are read from their metadata files only.
+directories come from ``sysconfig`` and ``site.getsitepackages()`` (a pure function; importing
+``site`` under ``-S`` processes no ``.pth`` file, but ``site.venv()`` would, so ``pyvenv.cfg`` is read
+directly); installed distributions are read from their metadata files only.
 """
 
 from __future__ import annotations
@@ -22,18 +23,30 @@ from pipwarden.errors import UsageError
 
 _PROBE = r"""
 import json, os, site, sys, sysconfig
-# -S leaves sys.prefix at the base interpreter on some versions; site.venv() only reads pyvenv.cfg
-# (it processes no .pth file) and sets sys.prefix and site.PREFIXES the way a normal start would.
-site.venv(None)
+# Under -S, sys.prefix stays at the base interpreter on some versions. site.venv() would fix it
+# but also processes .pth files, so read pyvenv.cfg here the way site.venv() does.
+prefix, system_site = sys.prefix, True
+exe_dir = os.path.dirname(os.path.abspath(sys.executable))
+for conf in (os.path.join(exe_dir, "pyvenv.cfg"), os.path.join(os.path.dirname(exe_dir), "pyvenv.cfg")):
+    if os.path.isfile(conf):
+        prefix = os.path.dirname(exe_dir)
+        with open(conf, encoding="utf-8") as fh:
+            for line in fh:
+                key, sep, value = line.partition("=")
+                if sep and key.strip().lower() == "include-system-site-packages":
+                    system_site = value.strip().lower() == "true"
+        break
+in_venv = prefix != sys.base_prefix
+prefixes = [prefix] + ([sys.base_prefix] if in_venv and system_site else [])
+dirs = {"base": prefix, "platbase": prefix}
 paths = []
-dirs = {"base": sys.prefix, "platbase": sys.exec_prefix}
 libs = [sysconfig.get_path("purelib", vars=dirs), sysconfig.get_path("platlib", vars=dirs)]
-for p in list(site.getsitepackages()) + libs:
+for p in libs + list(site.getsitepackages(prefixes)):
     if p and p not in paths:
         paths.append(p)
-user = site.getusersitepackages() if sys.prefix == sys.base_prefix else None
+user = site.getusersitepackages() if not in_venv else None
 print(json.dumps({
-    "executable": sys.executable, "prefix": sys.prefix, "base_prefix": sys.base_prefix,
+    "executable": sys.executable, "prefix": prefix, "base_prefix": sys.base_prefix,
     "version": "%d.%d.%d" % sys.version_info[:3], "site_packages": paths, "user_site": user,
     "stdlib": sysconfig.get_path("stdlib"), "scripts": sysconfig.get_path("scripts", vars=dirs),
     "platform": sysconfig.get_platform(), "implementation": sys.implementation.name,
