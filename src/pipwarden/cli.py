@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "scan": "pipwarden.commands.scan",
     "rules": "pipwarden.commands.rules",
     "doctor": "pipwarden.commands.doctor",
+    "verify": "pipwarden.commands.verify",
     "db": "pipwarden.commands.db",
 }
 
