@@ -43,6 +43,11 @@ CHECK_MODULES: list[str] = [
     "pipwarden.checks.vulns",
     "pipwarden.checks.config",
     "pipwarden.checks.provenance",
+    "pipwarden.checks.trust.names",
+    "pipwarden.checks.trust.history",
+    "pipwarden.checks.trust.maintainers",
+    "pipwarden.checks.trust.metadata",
+    "pipwarden.checks.trust.installs",
 ]
 
 
