@@ -11,12 +11,12 @@ from collections.abc import Iterable
 
 from pipwarden.archive import Archive, Member
 from pipwarden.checks.base import (
-    ArtifactCheck,
     ArtifactContext,
     MemberCheck,
     MemberContext,
     Role,
-    checks_of,
+    artifact_checks,
+    member_checks,
 )
 from pipwarden.index.models import IndexFile
 from pipwarden.models import Artifact, Finding, PackageRef
@@ -77,7 +77,7 @@ def member_findings(
     memo: MemberMemo | None = None,
 ) -> list[Finding]:
     """Findings of every member check on every analysable member of ``archive``."""
-    active = list(checks) if checks is not None else [c() for c in checks_of("member")]  # type: ignore[misc]
+    active = list(checks) if checks is not None else [c() for c in member_checks()]
     root = archive.root if artifact_kind == "sdist" else ""
     siblings: dict[str, Member] = {_strip_root(archive, m, root): m for m in archive.files()}
     out: list[Finding] = []
@@ -118,13 +118,13 @@ def analyze_archive(
     ctx = ArtifactContext(package=package, artifact=artifact, archive=archive, index_file=index_file,
                           index_metadata=index_metadata)
     findings: list[Finding] = []
-    for cls in checks_of("artifact"):
+    for cls in artifact_checks():
         if cls.id in disabled:
             continue
-        check: ArtifactCheck = cls()  # type: ignore[assignment]
+        check = cls()
         findings.extend(f if f.artifact else f.replace(artifact=artifact.filename) for f in check.run(ctx))
-    members = [c() for c in checks_of("member") if c.id not in disabled]
-    findings.extend(member_findings(archive, artifact.kind, members, memo))  # type: ignore[arg-type]
+    members = [c() for c in member_checks() if c.id not in disabled]
+    findings.extend(member_findings(archive, artifact.kind, members, memo))
     return ctx, findings
 
 

@@ -24,7 +24,7 @@ from packaging.version import Version
 from pipwarden import __version__
 from pipwarden.analyze import MemberMemo, analyze_archive, by_severity, dedupe
 from pipwarden.archive import ArchiveLimits, is_archive_name, read_archive
-from pipwarden.checks.base import ArtifactContext, PackageCheck, PackageContext, checks_of
+from pipwarden.checks.base import ArtifactContext, PackageContext, package_checks
 from pipwarden.checks.integrity import DigestMismatch, read_metadata
 from pipwarden.errors import (
     ArchiveError,
@@ -265,7 +265,8 @@ def _metadata_identity(ctx: ArtifactContext) -> tuple[str, str | None] | None:
             meta = read_metadata(m.data)
             name = (meta.get("name") or [""])[0].strip()
             if name:
-                return canonicalize_name(name), (meta.get("version") or [None])[0]
+                versions = meta.get("version") or []
+                return canonicalize_name(name), versions[0] if versions else None
     return None
 
 
@@ -435,11 +436,10 @@ class Scanner:
     # -- shared ---------------------------------------------------------------------------
 
     def _package_findings(self, ctx: PackageContext) -> Iterator[Finding]:
-        for cls in checks_of("package"):
+        for cls in package_checks():
             if cls.id in self.options.policy.disabled:
                 continue
-            check: PackageCheck = cls()  # type: ignore[assignment]
-            yield from check.run(ctx)
+            yield from cls().run(ctx)
 
     def _result(
         self, pkg: PackageRef, name: str, version: str | None, source: Literal["index", "file"],

@@ -21,7 +21,7 @@ import inspect
 import threading
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -215,5 +215,13 @@ def get_check(check_id: str) -> type[Check] | None:
     return _REGISTRY.get(check_id)
 
 
-def checks_of(scope: Scope) -> Iterator[type[Check]]:
-    return (c for c in all_checks() if c.scope == scope)
+def member_checks() -> list[type[MemberCheck]]:
+    return [c for c in all_checks() if issubclass(c, MemberCheck)]
+
+
+def artifact_checks() -> list[type[ArtifactCheck]]:
+    return [c for c in all_checks() if issubclass(c, ArtifactCheck)]
+
+
+def package_checks() -> list[type[PackageCheck]]:
+    return [c for c in all_checks() if issubclass(c, PackageCheck)]
