@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "doctor": "pipwarden.commands.doctor",
     "verify": "pipwarden.commands.verify",
     "db": "pipwarden.commands.db",
+    "audit": "pipwarden.commands.audit",
     "data": "pipwarden.commands.data",
 }
 

@@ -18,6 +18,9 @@ class Reporter(Protocol):
 REPORTERS: dict[str, str] = {
     "table": "pipwarden.report.table:TableReporter",
     "json": "pipwarden.report.json:JsonReporter",
+    "sarif": "pipwarden.report.sarif:SarifReporter",
+    "cyclonedx": "pipwarden.report.cyclonedx:CycloneDXReporter",
+    "markdown": "pipwarden.report.markdown:MarkdownReporter",
 }
 
 
