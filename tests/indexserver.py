@@ -18,7 +18,8 @@ Routes:
 
 Fault injection: ``slow`` (path -> seconds before answering), ``fail_next`` (path -> number of 503
 answers first), ``truncate`` (path -> bytes sent before the connection is dropped mid-body, with the
-full Content-Length announced), ``overrides`` (path -> (status, headers, body) served as is).
+full Content-Length announced), ``stall`` (path -> (bytes, seconds): send that many bytes, pause, then
+the rest), ``overrides`` (path -> (status, headers, body) served as is).
 Every request is logged in ``requests`` as (method, path, headers).
 """
 
@@ -207,6 +208,7 @@ class LocalIndex:
         self.slow: dict[str, float] = {}
         self.fail_next: dict[str, int] = {}
         self.truncate: dict[str, int] = {}
+        self.stall: dict[str, tuple[int, float]] = {}
         self.overrides: dict[str, tuple[int, dict[str, str], bytes]] = {}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self._lock = threading.Lock()
@@ -619,12 +621,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if head or status == 304:
             return
-        cut = self.index.truncate.get(urlsplit(self.path).path)
+        path = urlsplit(self.path).path
+        cut = self.index.truncate.get(path)
         if cut is not None and cut < len(body):
             self.wfile.write(body[:cut])
             self.wfile.flush()
             self.close_connection = True
             return
+        pause = self.index.stall.get(path)
+        if pause is not None and pause[0] < len(body):
+            self.wfile.write(body[: pause[0]])
+            self.wfile.flush()
+            self.index._stopping.wait(pause[1])
+            body = body[pause[0] :]
         self.wfile.write(body)
 
     def _handle(self, *, head: bool) -> None:
