@@ -40,8 +40,24 @@ env = {
     "python_version": ".".join(platform.python_version_tuple()[:2]),
     "sys_platform": sys.platform,
 }
-paths = {k: sysconfig.get_path(k) for k in ("purelib", "platlib")}
-print(json.dumps({"env": env, "sys_path": sys.path, "paths": paths, "prefix": sys.prefix}))
+# Without the site module a virtual environment is not applied: find its pyvenv.cfg ourselves.
+venv, system = None, True
+here = os.path.dirname(os.path.abspath(sys.executable))
+for d in (here, os.path.dirname(here)):
+    cfg = os.path.join(d, "pyvenv.cfg")
+    if os.path.isfile(cfg):
+        venv = d
+        with open(cfg, encoding="utf-8") as fh:
+            text = fh.read().replace(" ", "").lower()
+        system = "include-system-site-packages=true" in text
+        break
+keys = ("purelib", "platlib")
+paths = []
+if venv:
+    paths += [sysconfig.get_path(k, vars={"base": venv, "platbase": venv}) for k in keys]
+if system:
+    paths += [sysconfig.get_path(k) for k in keys]
+print(json.dumps({"env": env, "sys_path": sys.path, "paths": paths, "prefix": venv or sys.prefix}))
 """
 
 
@@ -84,7 +100,7 @@ class TargetPython:
             raise SourceError(f"--python {exe}: the interpreter did not answer within 30 s") from e
         except (json.JSONDecodeError, OSError) as e:
             raise SourceError(f"--python {exe}: not a Python 3 interpreter ({e})") from e
-        site = tuple(dict.fromkeys(p for p in data["paths"].values() if p))
+        site = tuple(dict.fromkeys(p for p in data["paths"] if p))
         return cls(exe, data["env"], tuple(data["sys_path"]), site)
 
     def evaluate(self, marker: str | None, extras: frozenset[str] = frozenset()) -> bool:

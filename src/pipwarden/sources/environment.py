@@ -51,7 +51,9 @@ class EnvironmentSource(Source):
     def _dirs(self) -> list[Path]:
         t = self.target
         # site directories first (where pip installs), then the rest of sys.path
-        candidates = [*t.site_paths, *(p for p in t.sys_path if p.endswith(("site-packages", "dist-packages")))]
+        candidates = list(t.site_paths)
+        if t.executable == sys.executable:
+            candidates += [p for p in t.sys_path if p.endswith(("site-packages", "dist-packages"))]
         out: list[Path] = []
         for c in candidates:
             p = Path(c)
