@@ -47,7 +47,7 @@ MIN_DIST2_LEN = 8
 DIST2_TOP = 2000
 
 _SEPARATORS = re.compile(r"[-_.]+")
-_LOOKALIKES = (("rn", "m"), ("vv", "w"), ("cl", "d"), ("1", "l"), ("0", "o"))
+_LOOKALIKES = (("1", "l"), ("0", "o"), ("rn", "m"), ("vv", "w"), ("cl", "d"))
 _HOMOPHONES = (
     ("ph", "f"), ("ck", "k"), ("qu", "kw"), ("q", "k"), ("c", "k"), ("x", "ks"), ("z", "s"),
     ("y", "i"), ("ou", "o"), ("ee", "i"), ("ea", "i"), ("oo", "u"), ("wh", "w"),
@@ -209,10 +209,10 @@ def describe_edit(name: str, target: str) -> str:
         return "repeated characters or separators"
     if sound(a) == sound(b):
         return "sounds alike"
-    if core(a) == core(b):
-        return "'py'/'python' prefix or suffix added or dropped"
     if words(a) and words(a) == words(b):
         return "words reordered"
+    if core(a) == core(b):
+        return "'py'/'python' prefix or suffix added or dropped"
     if osa_distance(fold(a), fold(b)) <= 1:
         return "one edit apart (ignoring separators and look-alikes)"
     if osa_distance(fold(a), fold(b), limit=3) <= 2:
