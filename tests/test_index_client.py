@@ -420,3 +420,12 @@ def test_downloads_from_plain_http_remote_refused(local_index: LocalIndex, tmp_p
     with client_for(local_index, tmp_path) as client, pytest.raises(IndexClientError, match="refusing plain-http URL"):
         client.fetch(f)
     assert local_index.requests == []
+
+
+def test_redirect_to_plain_http_remote_refused(local_index: LocalIndex, tmp_path: Path) -> None:
+    local_index.overrides["/simple/moved/"] = (302, {"Location": "http://mirror.example.com/simple/moved/"}, b"")
+    with client_for(local_index, tmp_path) as client, pytest.raises(IndexClientError) as info:
+        client.project("moved")
+    assert str(info.value) == (
+        "refusing plain-http URL http://mirror.example.com/simple/moved/: use https or pass --allow-insecure-index"
+    )

@@ -93,6 +93,8 @@ class IndexClient:
             follow_redirects=True,
             headers={"User-Agent": f"pipwarden/{__version__}"},
             limits=httpx.Limits(max_connections=self.max_workers + 4, max_keepalive_connections=self.max_workers),
+            # every request, redirect hops included, is checked before it is sent
+            event_hooks={"request": [self._check_request]},
         )
         self._tmpdir: Path | None = None
         self._tmp_lock = threading.Lock()
@@ -137,6 +139,9 @@ class IndexClient:
                 f"refusing plain-http URL {redact_url(url)}: use https or pass --allow-insecure-index"
             )
 
+    def _check_request(self, request: httpx.Request) -> None:
+        self._check_url(str(request.url))
+
     def _sleep_before_retry(self, attempt: int, retry_after: str | None = None) -> None:
         delay = min(MAX_BACKOFF, self.backoff * (2**attempt))
         delay += random.uniform(0, delay / 2)  # noqa: S311 - jitter, not cryptography
@@ -148,10 +153,7 @@ class IndexClient:
     @contextmanager
     def _stream(self, url: str, headers: dict[str, str]) -> Iterator[httpx.Response]:
         """One GET, streamed, with redirect-target checks. Transport errors propagate (httpx)."""
-        self._check_url(url)
         with self._http.stream("GET", url, headers=headers, auth=self._auth_for(url) or httpx.USE_CLIENT_DEFAULT) as r:
-            if r.history:
-                self._check_url(str(r.url))
             yield r
 
     def _failure(self, url: str, attempts: int, error: Exception) -> IndexClientError:
