@@ -62,7 +62,7 @@ def _source(args: argparse.Namespace) -> Source:
 
         raise UsageError("--env audits an environment; give either PATH or --env, not both")
     target = TargetPython.of(args.python) if args.python else None
-    return detect(args.path or Path.cwd(), target)
+    return detect(args.path or Path(), target)
 
 
 def _vuln_options(args: argparse.Namespace, policy: Policy) -> tuple[dict[str, Any], dict[str, Any]]:
