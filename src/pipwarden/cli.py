@@ -29,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "rules": "pipwarden.commands.rules",
     "doctor": "pipwarden.commands.doctor",
     "verify": "pipwarden.commands.verify",
+    "lock": "pipwarden.commands.lock",
+    "install": "pipwarden.commands.install",
     "db": "pipwarden.commands.db",
     "audit": "pipwarden.commands.audit",
     "data": "pipwarden.commands.data",

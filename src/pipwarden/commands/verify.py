@@ -90,7 +90,42 @@ def _verify_env(args: argparse.Namespace) -> list[Finding]:
     return report.findings
 
 
-def _verify_lock(args: argparse.Namespace, lock: Path) -> list[Finding]:
-    from pipwarden.errors import UsageError
+def _verify_lock(args: argparse.Namespace, lock_path: Path) -> list[Finding]:
+    import json
+    import sys
 
-    raise UsageError(f"lock verification of {lock} is not available yet")
+    from pipwarden.errors import UsageError
+    from pipwarden.install.lockfile import read_requirements
+    from pipwarden.install.pipeline import open_index
+    from pipwarden.install.render import finding_json, print_findings
+    from pipwarden.install.verify import summary, verify_lock
+
+    if not lock_path.is_file():
+        raise UsageError(f"no such file: {lock_path}")
+    lock = read_requirements(lock_path)
+    with open_index(args.index_url, allow_insecure=args.allow_insecure_index, timeout=args.timeout) as client:
+        result = verify_lock(lock, client)
+        index = client.display_url
+    findings = sorted(result.findings, key=lambda f: (-f.severity, f.file or "", f.line or 0, f.id))
+    if args.format == "json":
+        doc = {
+            "schema": "pipwarden.verify-lock/1",
+            "lock": str(lock_path),
+            "format": lock.format,
+            "index": index,
+            "requirements": [
+                {"name": r.entry.name, "version": r.entry.version, "file": r.entry.file, "line": r.entry.line,
+                 "hashes": list(r.entry.hashes), "matched_files": [f.filename for f in r.files],
+                 "published_files": len(r.release_files)}
+                for r in result.results
+            ],
+            "findings": [finding_json(f) for f in findings],
+        }
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        print(f"{lock_path} ({lock.format}): {summary(result.results)}, checked against {index}")
+        if findings:
+            print_findings(findings, show_why=False)
+        else:
+            print("Every requirement is pinned and hashed, and every hash is a published file that is not yanked.")
+    return findings
