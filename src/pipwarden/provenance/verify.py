@@ -75,13 +75,17 @@ class ArtifactProvenance:
         return self.publisher.workflow if self.publisher else None
 
     def to_json(self) -> dict[str, Any]:
+        # Publisher and certificate claims only when verified: readers (the trust checks) take
+        # them as proven. A failed document's publisher is only what it claims.
+        ok = self.verified
         return {
             "status": self.status,
             "summary": self.summary(),
             "source": self.source,
-            "publisher": str(self.publisher) if self.publisher else None,
-            "publisher_details": self.publisher.to_publisher() if self.publisher else None,
-            "claims": self.claims.to_json() if self.claims else None,
+            "publisher": str(self.publisher) if ok and self.publisher else None,
+            "publisher_details": self.publisher.to_publisher() if ok and self.publisher else None,
+            "claimed_publisher": str(self.publisher) if not ok and self.publisher else None,
+            "claims": self.claims.to_json() if ok and self.claims else None,
             "attestations": list(self.attestation_types),
             "failed_check": self.failed_check,
             "message": self.message,
