@@ -254,3 +254,7 @@ class DeclaredRequirements(PackageCheck):
                 ctx.extra["requires_dist"] = reqs
         return iter(())
 
+
+# The package checks an audit without a scan runs (no artifacts needed).
+AUDIT_CHECKS: tuple[type[PackageCheck], ...] = (KnownVulnerability, KnownMalware, UnpinnedRequirement,
+                                                 DeclaredRequirements)

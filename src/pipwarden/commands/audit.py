@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipwarden.commands import common
 
 if TYPE_CHECKING:
+    from pipwarden.config import Settings
     from pipwarden.models import PackageRef, PackageResult, Report, Skipped
     from pipwarden.policy import Policy
     from pipwarden.scan import ScanOptions
@@ -24,9 +26,6 @@ each package's files (--no-scan: vulnerabilities only, nothing downloaded).
 
 Exit codes: 0 clean, 1 something at or above the fail threshold, 2 error, 3 incomplete (packages
 that could not be vetted; --strict makes that 1)."""
-
-AUDIT_CHECKS = ("PW300", "PW301", "PW302", "PW399")
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -88,13 +87,11 @@ def _vuln_options(args: argparse.Namespace, policy: Policy) -> tuple[dict[str, A
 
 def run(args: argparse.Namespace) -> int:
     import sys
-    from dataclasses import replace
 
     from pipwarden.models import Report, Skipped
 
     settings = common.load_settings(args)
-    options = common.scan_options(args, settings)
-    policy = options.policy
+    policy = _policy(args, settings)
     source = _source(args)
     refs: list[PackageRef] = []
     skipped: list[Skipped] = []
@@ -108,16 +105,15 @@ def run(args: argparse.Namespace) -> int:
         else:
             refs.append(item)
     check_opts, db_meta = _vuln_options(args, policy)
-    options = replace(options, check_options={**options.check_options, **check_opts})
     if db_meta.get("name") == "index-json-api" and not args.quiet:
         print(f"pipwarden: note: {db_meta['note']}", file=sys.stderr)
     with common.ProgressBar(len(refs), "auditing", enabled=not args.quiet) as progress:
         if args.no_scan:
-            report = vulns_only(refs, options, progress)
+            report = vulns_only(refs, policy, check_opts, lambda: _scan_options(args, settings, check_opts), progress)
         else:
             from pipwarden.scan import scan
 
-            report = scan(refs, options, progress)
+            report = scan(refs, _scan_options(args, settings, check_opts), progress)
     packages = finish(report.packages, refs, source)
     meta: dict[str, Any] = {
         **report.meta,
@@ -128,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     }
     if excluded:
         meta["excluded"] = excluded
-    expired = _expired_ignores(policy, options.check_options.get("today"))
+    expired = _expired_ignores(policy, check_opts.get("today"))
     if expired:
         meta["expired_ignores"] = expired
     report = Report(packages=tuple(packages), skipped=tuple(skipped), meta=meta)
@@ -142,30 +138,59 @@ def run(args: argparse.Namespace) -> int:
     return exit_code(report, strict=args.strict)
 
 
-def vulns_only(refs: list[PackageRef], options: ScanOptions, progress: Any) -> Report:
+def _policy(args: argparse.Namespace, settings: Settings) -> Policy:
+    """The configured policy with --fail-on / --warn-on applied (as the scan options do)."""
+    from dataclasses import replace
+
+    from pipwarden.models import Severity
+
+    policy = settings.policy
+    if args.fail_on:
+        policy = replace(policy, fail_on=Severity.parse(args.fail_on))
+    if args.warn_on:
+        policy = replace(policy, warn_on=Severity.parse(args.warn_on))
+    if policy.warn_on > policy.fail_on:
+        policy = replace(policy, warn_on=policy.fail_on)
+    return policy
+
+
+def _scan_options(args: argparse.Namespace, settings: Settings, check_opts: dict[str, Any]) -> ScanOptions:
+    from dataclasses import replace
+
+    options = common.scan_options(args, settings)
+    return replace(options, check_options={**options.check_options, **check_opts})
+
+
+def vulns_only(refs: list[PackageRef], policy: Policy, check_opts: dict[str, Any],
+               make_options: Callable[[], ScanOptions], progress: Any) -> Report:
     """Vulnerability and malware lookups without downloading anything. Unpinned requirements are
-    resolved against the index (the version that would be chosen today); nothing else touches it."""
+    resolved against the index (the version that would be chosen today); nothing else touches it,
+    and the scan machinery is not even imported when nothing needs it."""
     from concurrent.futures import ThreadPoolExecutor
 
     from pipwarden.models import Report
 
     needs_index = [r for r in refs if r.version is None and r.path is None]
-    uses_api = options.check_options.get("vuln_source") == "index"
+    uses_api = check_opts.get("vuln_source") == "index"
     scanner = None
+    artifacts = "best"
     if needs_index or uses_api:
         from pipwarden.scan import Scanner
 
+        options = make_options()
+        artifacts = options.artifacts
         scanner = Scanner(options, progress)
     try:
         if scanner is not None and len(refs) > 1:
             with ThreadPoolExecutor(max_workers=min(8, len(refs))) as pool:
-                results = list(pool.map(lambda r: _vuln_result(r, options, scanner, progress), refs))
+                results = list(pool.map(lambda r: _vuln_result(r, policy, check_opts, artifacts, scanner, progress),
+                                        refs))
         else:
-            results = [_vuln_result(r, options, scanner, progress) for r in refs]
+            results = [_vuln_result(r, policy, check_opts, artifacts, scanner, progress) for r in refs]
     finally:
         if scanner is not None:
             scanner.close()
-    meta: dict[str, Any] = {"policy": options.policy.describe()}
+    meta: dict[str, Any] = {"policy": policy.describe()}
     if scanner is not None and scanner._client is not None:
         from pipwarden.scan import _public_url
 
@@ -173,8 +198,10 @@ def vulns_only(refs: list[PackageRef], options: ScanOptions, progress: Any) -> R
     return Report(packages=tuple(results), meta=meta)
 
 
-def _vuln_result(ref: PackageRef, options: ScanOptions, scanner: Any, progress: Any) -> PackageResult:
-    from pipwarden.checks.base import PackageCheck, PackageContext, get_check
+def _vuln_result(ref: PackageRef, policy: Policy, check_opts: dict[str, Any], artifacts: Any, scanner: Any,
+                 progress: Any) -> PackageResult:
+    from pipwarden.checks.base import PackageCheck, PackageContext
+    from pipwarden.checks.vulns import AUDIT_CHECKS
     from pipwarden.errors import PipwardenError
     from pipwarden.models import Finding, PackageRef, PackageResult, Verdict
 
@@ -184,9 +211,9 @@ def _vuln_result(ref: PackageRef, options: ScanOptions, scanner: Any, progress: 
             from pipwarden.scan import choose_version
 
             project = scanner.client.project(ref.name)
-            version = str(choose_version(project, ref, options.artifacts))
+            version = str(choose_version(project, ref, artifacts))
             name = project.name
-        if scanner is not None and options.check_options.get("vuln_source") == "index" and version:
+        if scanner is not None and check_opts.get("vuln_source") == "index" and version:
             release = scanner.client.release(name, version)
     except PipwardenError as e:
         progress(ref.name)
@@ -194,18 +221,17 @@ def _vuln_result(ref: PackageRef, options: ScanOptions, scanner: Any, progress: 
                              error=str(e), origin=ref.origin, line=ref.line)
     pkg = PackageRef(name, version, ref.specifier, ref.path, ref.origin, ref.line, ref.hashes, ref.marker)
     ctx = PackageContext(package=pkg, name=name, version=version, artifacts=[], project=project, release=release,
-                         options=dict(options.check_options))
+                         options=dict(check_opts))
     findings: list[Finding] = []
-    for cid in AUDIT_CHECKS:
-        cls = get_check(cid)
-        if cls is None or cid in options.policy.disabled:
+    for cls in AUDIT_CHECKS:
+        if cls.id in policy.disabled:
             continue
-        check: PackageCheck = cls()  # type: ignore[assignment]
+        check: PackageCheck = cls()
         findings.extend(check.run(ctx))
-    final = options.policy.apply(findings)
+    final = policy.apply(findings)
     final.sort(key=lambda f: (-f.severity, f.id))
     progress(f"{name} {version or ''}".strip())
-    return PackageResult(name=name, version=version, source=pkg.source, verdict=options.policy.verdict(final),
+    return PackageResult(name=name, version=version, source=pkg.source, verdict=policy.verdict(final),
                          findings=tuple(final), extra=dict(ctx.extra), origin=ref.origin, line=ref.line)
 
 

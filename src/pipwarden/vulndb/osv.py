@@ -16,6 +16,7 @@ Matching follows the OSV schema (https://ossf.github.io/osv-schema/) exactly:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from pipwarden.models import Severity
 ECOSYSTEM = "PyPI"
 # ``introduced: "0"`` means "since the first version"; it sorts before every real version.
 _ZERO = "0"
+_V0 = Version("0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +103,9 @@ class RecordError(ValueError):
     """An OSV record that cannot be understood (missing id, wrong types)."""
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def parse_version(text: str) -> Version | None:
+    """PEP 440 parse, memoised: advisories list the same versions over and over."""
     try:
         return Version(text)
     except InvalidVersion:
@@ -110,7 +114,7 @@ def parse_version(text: str) -> Version | None:
 
 def _event_key(e: Event) -> tuple[int, Version]:
     if e.version == _ZERO:
-        return (0, Version("0"))
+        return (0, _V0)
     v = parse_version(e.version)
     if v is None:
         raise InvalidVersion(e.version)
