@@ -155,14 +155,11 @@ def test_repository_claim_changed() -> None:
     assert run(names.RepositoryClaimChanged, c) == []
 
 
-def test_repository_confirmed_by_publisher() -> None:
+def test_repository_confirmed_by_publisher_needs_a_verified_publisher() -> None:
     rel = release("demo-pkg", "1.0", project_urls={"Source": "https://github.com/alice/demo-pkg"})
-    c = ctx("demo-pkg", project=page("demo-pkg", ifile("demo_pkg-1.0.tar.gz")), rel=rel)
-    assert run(names.RepositoryConfirmedByPublisher, c) == []
-    c.extra["provenance"] = {"files": [{"publisher": {"kind": "GitHub", "repository": "alice/demo-pkg"}}]}
-    [f] = run(names.RepositoryConfirmedByPublisher, c)
-    assert f.severity is Severity.INFO
-    c.extra["provenance"] = {"publisher": {"repository": "https://github.com/mallory/other"}}
+    c = ctx("demo-pkg", project=page("demo-pkg", ifile("demo_pkg-1.0.tar.gz")), rel=rel, options={"offline": True})
+    # an unverified "publisher" in a report section proves nothing
+    c.extra["provenance"] = {"repository": "https://github.com/alice/demo-pkg"}
     assert run(names.RepositoryConfirmedByPublisher, c) == []
 
 

@@ -10,8 +10,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.builders import make_sdist, make_wheel, metadata_text
 from tests.indexserver import LocalIndex
+
+FIXTURES = Path(__file__).parent / "fixtures" / "provenance"
 
 
 def pipwarden(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -141,3 +145,19 @@ def test_data_update_status_and_reset(tmp_path: Path) -> None:
     assert pipwarden("data", "reset").returncode == 0
     status = pipwarden("data", "status")
     assert "shipped" in status.stdout and "15000 projects" in status.stdout
+
+
+def test_claim_confirmed_by_trusted_publisher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real PEP 740 attestation (tests/fixtures/provenance): the sdist claims the repository
+    its verified GitHub publisher built it in, and PW205 says so."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("PIPWARDEN_SIGSTORE_OFFLINE", "1")
+    sdist = FIXTURES / "pypi_attestations-0.0.19.tar.gz"
+    code, report = scan_json(str(sdist), "--offline", "--provenance", f"{sdist}.provenance")
+    got = findings(report)
+    assert code == 0
+    assert got["PW205"]["severity"] == "info"
+    assert "github.com/trailofbits/pypi-attestations" in got["PW205"]["message"]
+    _code, report = scan_json(str(sdist), "--offline")
+    assert "PW205" not in findings(report)

@@ -44,7 +44,7 @@ MIN_EDIT_LEN = 5
 MIN_CORE_LEN = 4
 # Long names are also compared at two edits, against the DIST2_TOP most downloaded projects.
 MIN_DIST2_LEN = 8
-DIST2_TOP = 2000
+DIST2_TOP = 1000
 
 _SEPARATORS = re.compile(r"[-_.]+")
 _LOOKALIKES = (("1", "l"), ("0", "o"), ("rn", "m"), ("vv", "w"), ("cl", "d"))
@@ -127,9 +127,14 @@ def _deletes(s: str) -> Iterator[str]:
 
 
 def _deletes2(s: str) -> set[str]:
-    out: set[str] = set()
-    for d in _deletes(s):
-        out.update(_deletes(d))
+    """``s`` with zero, one or two characters deleted."""
+    out = {s}
+    n = len(s)
+    for i in range(n):
+        d = s[:i] + s[i + 1 :]
+        out.add(d)
+        for j in range(i, n - 1):
+            out.add(d[:j] + d[j + 1 :])
     return out
 
 
@@ -267,9 +272,10 @@ class PopularIndex:
         self._exact: dict[str, list[str]] = {}
         self._near: dict[str, list[str]] = {}
         self._near2: dict[str, list[str]] = {}
+        self._fold: dict[str, str] = {}
         for n in self._downloads:
             self._add_exact(n)
-            fd = fold(n)
+            fd = self._fold[n] = fold(n)
             if len(fd) >= MIN_EDIT_LEN:
                 for d in _deletes(fd):
                     self._near.setdefault(d, []).append(n)
@@ -321,12 +327,12 @@ class PopularIndex:
                 for t in self._near.get(d, ()):
                     if t in found:
                         continue
-                    if osa_distance(fd, fold(t)) <= 1 and not _version_suffix_difference(n, t):
+                    if osa_distance(fd, self._fold[t]) <= 1 and not _version_suffix_difference(n, t):
                         found.add(t)
         if len(fd) >= MIN_DIST2_LEN:
             for d in _deletes2(fd):
                 for t in self._near2.get(d, ()):
-                    ft = fold(t)
+                    ft = self._fold[t]
                     # Typos land inside a word: two edits that change how the name begins or ends
                     # (``tabulator``, ``pytest-async``) are other words, not typos.
                     if (t not in found and fd[:2] == ft[:2] and fd[-2:] == ft[-2:]

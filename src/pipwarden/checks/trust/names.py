@@ -313,32 +313,17 @@ class RepositoryClaimChanged(PackageCheck):
         )
 
 
-def _repositories_in(value: Any, depth: int = 0) -> Iterator[str]:
-    """Every string under a ``repository`` key (or repository-like URL) in a provenance section."""
-    if depth > 6:
-        return
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            if isinstance(v, str) and k in ("repository", "repository_url", "source_repository_uri"):
-                yield v
-            else:
-                yield from _repositories_in(v, depth + 1)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from _repositories_in(v, depth + 1)
-
-
 def _publisher_repos(ctx: PackageContext) -> set[str]:
-    sections: list[Any] = [ctx.extra.get("provenance")]
-    sections += [a.extra.get("provenance") for a in ctx.artifacts]
-    out: set[str] = set()
-    for section in sections:
-        for text in _repositories_in(section):
-            url = text if "://" in text else f"https://github.com/{text}"
-            c = parse_repo(url, "publisher")
-            if c is not None:
-                out.add(c.key)
-    return out
+    """The repository of the package's *verified* PEP 740 publisher, from the provenance
+    evaluation (memoised per package, shared with the PW4xx checks)."""
+    try:
+        from pipwarden.provenance.evaluate import evaluate
+    except ImportError:
+        return set()
+    publisher = evaluate(ctx).publisher
+    url = publisher.repository_url if publisher is not None else None
+    claim = parse_repo(url, "publisher") if url else None
+    return {claim.key} if claim is not None else set()
 
 
 @register
@@ -346,8 +331,8 @@ class RepositoryConfirmedByPublisher(PackageCheck):
     """The claimed repository is the one the files were published from (PEP 740 trusted
     publisher): positive evidence, shown as information.
 
-    Reads the publisher identities the provenance checks found for this package's files.
-    A claim the publisher contradicts is the provenance checks' finding, not this one.
+    Reads the verified publisher from the provenance evaluation the PW4xx checks share. A
+    claim the publisher contradicts is the provenance checks' finding (PW404), not this one.
     """
 
     id = "PW205"
