@@ -247,3 +247,25 @@ def test_describe_reads_without_site(venv_python: str) -> None:
     env = describe(venv_python)
     assert env.is_venv
     assert any(p.name == "site-packages" for p in env.site_packages)
+
+
+def test_dependency_confusion_names(pip_env: Path, venv_python: str, tmp_path: Path) -> None:
+    from tests.builders import make_wheel
+    from tests.indexserver import LocalIndex
+
+    art = tmp_path / "art"
+    art.mkdir()
+    with LocalIndex() as public, LocalIndex() as private:
+        public.add(make_wheel(art, "corp-tool", "99.0"))  # someone registered the private name publicly
+        public.add(make_wheel(art, "requests-lite", "1.0"))
+        private.add(make_wheel(art, "corp-tool", "1.0"))
+        private.add(make_wheel(art, "corp-secret", "1.0"))
+        pip_env.write_text(f"[global]\nindex-url = {public.url}\nextra-index-url = {private.url}\n")
+        req = tmp_path / "requirements.txt"
+        req.write_text("requests-lite==1.0\ncorp-tool==1.0\ncorp-secret==1.0\n")
+        _code, doc = doctor("--python", venv_python, "-r", str(req))
+        conf = [f for f in doc["findings"] if f["id"] == "PW502"]
+        names = [f for f in conf if f["severity"] == "high"]
+        assert [(f["evidence"].split(":")[0], f["line"]) for f in names] == [("corp-tool", 2)]
+        assert any(f["line"] == 3 and f["file"] == str(pip_env) for f in conf)  # the extra-index-url line
+        assert len(doc["indexes"]) == 2

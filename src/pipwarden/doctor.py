@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipwarden.checks.config import DOCTOR_CHECKS, DoctorContext, VulnHit, mask_secrets
-from pipwarden.errors import IndexClientError, NotFoundError
+from pipwarden.errors import NotFoundError, PipwardenError
 from pipwarden.install import pipconf
 from pipwarden.install.pipconf import PipConfig, Setting
 from pipwarden.install.pyenv import PythonEnv
@@ -81,7 +81,7 @@ def index_presence(
         shown = mask_secrets(url)
         try:
             client = IndexClient(url, cache=None, timeout=timeout, retries=1, allow_insecure=allow_insecure)
-        except IndexClientError as e:
+        except PipwardenError as e:
             notes.append(f"could not query {shown}: {e}")
             continue
         try:
@@ -96,7 +96,7 @@ def index_presence(
                 for name, found in zip(names, pool.map(has, names), strict=True):
                     if found:
                         presence[name].append(shown)
-        except IndexClientError as e:
+        except PipwardenError as e:
             notes.append(f"could not query {shown}: {e}")
         finally:
             client.close()
