@@ -181,6 +181,8 @@ def test_new_project_and_single_release() -> None:
     old = page("demo", ifile("demo-0.1.tar.gz", 900), ifile("demo-1.0.tar.gz", 3))
     assert run(history.NewProject, ctx(project=old)) == []
     assert run(history.SingleRelease, ctx(project=old)) == []
+    # one release that has been public for years: a finished small tool
+    assert run(history.SingleRelease, ctx(project=page("demo", ifile("demo-1.0.tar.gz", 1500)))) == []
 
 
 @pytest.mark.parametrize(

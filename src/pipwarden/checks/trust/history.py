@@ -20,6 +20,7 @@ from pipwarden.checks.trust._common import (
 from pipwarden.models import Finding, Severity
 
 NEW_PROJECT_DAYS = 30.0
+SINGLE_RELEASE_DAYS = 365.0
 DORMANT_DAYS = 730.0
 LATE_UPLOAD_DAYS = 30.0
 MAX_MAJOR_JUMP = 10
@@ -97,21 +98,34 @@ class NewProject(PackageCheck):
 
 @register
 class SingleRelease(PackageCheck):
-    """The project has exactly one release. Not a problem in itself; a reputation signal that
-    weighs together with others (a brand-new name, a typosquat)."""
+    """The project has exactly one release, published less than a year ago
+    (``single_release_days``, default 365).
+
+    Not a problem in itself; a reputation signal that weighs together with others (a
+    typosquat, a placeholder description). A single release that has been public for years
+    is a finished small tool, not a throwaway account's upload, and is not reported.
+    """
 
     id = "PW212"
     severity = Severity.LOW
-    title = "project has a single release"
+    title = "project has a single, recent release"
     category = "trust"
 
     def run(self, ctx: PackageContext) -> Iterable[Finding]:
         if ctx.project is None:
             return
         versions = known_versions(ctx)
-        if len(versions) == 1:
-            yield self.finding(f"{ctx.name} has a single release ({next(iter(versions))})",
-                               evidence=f"versions: {next(iter(versions))}")
+        if len(versions) != 1:
+            return
+        history = upload_history(ctx)
+        if not history:
+            return
+        first = min(t[0] for t in history.values())
+        age = (now(ctx) - first).total_seconds()
+        if age < option_float(ctx, "single_release_days", SINGLE_RELEASE_DAYS) * 86400:
+            version = next(iter(versions))
+            yield self.finding(f"{ctx.name} has a single release ({version}), published {days(age)} ago",
+                               evidence=f"versions: {version}; uploaded {first.date().isoformat()}")
 
 
 def _calendar(v: Version) -> bool:
