@@ -241,6 +241,24 @@ def _local_job(ref: PackageRef, limits: ArchiveLimits) -> tuple[Artifact, Artifa
     return artifact, _slim(ctx), findings, None
 
 
+def _remote_job(
+    path: Path, artifact: Artifact, ref: PackageRef, index_file: IndexFile, index_metadata: bytes | None,
+    limits: ArchiveLimits,
+) -> tuple[ArtifactContext, list[Finding]]:
+    """Analyse one downloaded artifact in a worker process."""
+    ctx, findings = _analyze_file(path, artifact, ref, index_file, index_metadata, limits)
+    return _slim(ctx), findings
+
+
+def _worker_pool(jobs: int) -> ProcessPoolExecutor:
+    """A process pool that is safe to start while download threads run (forkserver, not fork)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["pipwarden.scan"])
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+
+
 _KEEP_DATA = (".dist-info/", ".egg-info/")
 _KEEP_ROOT_FILES = frozenset({"PKG-INFO", "pyproject.toml", "setup.cfg", "setup.py"})
 
@@ -277,6 +295,7 @@ class Scanner:
         self.options = options
         self.progress = progress or (lambda _msg: None)
         self._client: IndexClient | None = None
+        self._pool: ProcessPoolExecutor | None = None
 
     # The client is created only when an index target needs it: --offline never creates one.
     @property
@@ -299,6 +318,8 @@ class Scanner:
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
 
     def check_options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {"min_age_days": self.options.min_age_days,
@@ -373,6 +394,10 @@ class Scanner:
     # -- index packages -------------------------------------------------------------------
 
     def _scan_remote(self, refs: Sequence[PackageRef]) -> list[PackageResult]:
+        jobs = self.options.jobs or os.cpu_count() or 1
+        many_files = len(refs) > 1 or self.options.artifacts == "all"
+        if many_files and jobs > 1 and self._pool is None:
+            self._pool = _worker_pool(jobs)
         results: list[PackageResult] = []
         with ThreadPoolExecutor(max_workers=min(8, len(refs))) as pool:
             for result in pool.map(self._scan_one, refs):
@@ -416,7 +441,11 @@ class Scanner:
             artifact = Artifact(f.filename, sha, size, url=f.url, path=got)
             artifacts.append(artifact)
             try:
-                ctx, found = _analyze_file(got, artifact, pkg, f, meta, self.options.limits)
+                if self._pool is not None:
+                    ctx, found = self._pool.submit(_remote_job, got, artifact, pkg, f, meta,
+                                                   self.options.limits).result()
+                else:
+                    ctx, found = _analyze_file(got, artifact, pkg, f, meta, self.options.limits)
             except ArchiveError as e:
                 errors.append(str(e))
                 continue

@@ -80,6 +80,8 @@ def scan_options(args: argparse.Namespace, settings: Settings | None = None) -> 
         jobs=getattr(args, "jobs", 0) or 0,
         policy=policy,
         min_age_days=args.min_age if args.min_age is not None else settings.min_age_days,
+        # Package checks that keep state (publisher pins, ownership) honour these too.
+        check_options={"offline": args.offline, "cache_dir": args.cache_dir, "use_cache": not args.no_cache},
     )
 
 

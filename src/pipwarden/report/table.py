@@ -66,6 +66,9 @@ def package_details(p: PackageResult) -> Group:
     lines: list[Text] = [head]
     if p.error:
         lines.append(Text(f"  error: {p.error}", style="magenta"))
+    provenance = p.extra.get("provenance")
+    if isinstance(provenance, dict) and provenance.get("summary"):
+        lines.append(Text(f"  provenance: {provenance['summary']}", style="dim"))
     order = {c: i for i, c in enumerate(CATEGORIES)}
     current = None
     for f in sorted(p.findings, key=lambda f: (order.get(f.category, 99), -f.severity, f.id)):
