@@ -285,6 +285,10 @@ def test_ownership_changes_against_the_cache(tmp_path: Path) -> None:
     taken = {"organization": "evil-org", "roles": [{"role": "Owner", "user": "mallory"}]}
     [g] = run(maintainers.OwnershipChanged, ctx(rel=release("demo", "1.0", ownership=taken), options=opts))
     assert g.severity is Severity.MEDIUM and "alice (owner)" in g.message and "evil-org" in g.message
+    # --no-cache: nothing read, nothing written
+    nocache = {"cache_dir": str(tmp_path / "other"), "use_cache": False}
+    assert run(maintainers.OwnershipChanged, ctx(rel=release("demo", "1.0", ownership=first), options=nocache)) == []
+    assert not (tmp_path / "other").exists()
 
 
 # --- metadata ------------------------------------------------------------------------------

@@ -93,14 +93,18 @@ def test_lifecycle_yanked_and_quarantined(local_index: LocalIndex, tmp_path: Pat
     assert code == 1 and report["packages"][0]["verdict"] == "block"
 
 
-def test_ownership_change_between_scans(local_index: LocalIndex, tmp_path: Path) -> None:
-    local_index.add(make_wheel(tmp_path, "owned-thing", "1.0"), upload_time=datetime(2024, 1, 1, tzinfo=UTC))
-    local_index.set_ownership("owned-thing", {"organization": None, "roles": [{"role": "Owner", "user": "alice"}]})
-    _code, first = scan_json("owned-thing", "--index-url", local_index.url, "--no-cache")
-    assert "PW230" not in findings(first)
-    local_index.set_ownership("owned-thing", {"organization": None, "roles": [{"role": "Owner", "user": "mallory"}]})
-    _code, second = scan_json("owned-thing", "--index-url", local_index.url, "--no-cache")
-    f = findings(second)["PW230"]
+def test_ownership_change_between_scans(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, "owned-thing", "1.0")
+    before = {"organization": None, "roles": [{"role": "Owner", "user": "alice"}]}
+    after = {"organization": None, "roles": [{"role": "Owner", "user": "mallory"}]}
+    # Two index servers (two URLs, so no cached index answer is reused); the ownership memory is per project.
+    for ownership, expect_change in ((before, False), (after, True)):
+        with LocalIndex() as index:
+            index.add(wheel, upload_time=datetime(2024, 1, 1, tzinfo=UTC))
+            index.set_ownership("owned-thing", ownership)
+            _code, report = scan_json("owned-thing", "--index-url", index.url)
+        assert ("PW230" in findings(report)) is expect_change
+    f = findings(report)["PW230"]
     assert f["severity"] == "medium" and "alice" in f["message"] and "mallory" in f["message"]
     stored = Path(os.environ["PIPWARDEN_CACHE_DIR"]) / "trust" / "ownership" / "owned-thing.json"
     assert "mallory" in stored.read_text()

@@ -124,7 +124,10 @@ class MisspelledEmailDomain(PackageCheck):
 # --- ownership ---------------------------------------------------------------------------
 
 
-def ownership_store(ctx: PackageContext) -> Path:
+def ownership_store(ctx: PackageContext) -> Path | None:
+    """``<cache dir>/trust/ownership``; None with ``use_cache`` False (``--no-cache``)."""
+    if ctx.options.get("use_cache", True) is False:
+        return None
     base = ctx.options.get("cache_dir")
     root = Path(base) if isinstance(base, str | os.PathLike) else cache_dir()
     return root / "trust" / "ownership"
@@ -166,7 +169,8 @@ class OwnershipChanged(PackageCheck):
     pipwarden keeps the last seen set per project in its cache directory
     (``trust/ownership/<name>.json``) and reports changes: an owner removed or replaced, or a
     new organization, is medium (the pattern of an account takeover or a project transfer);
-    only added maintainers are low. The first sighting is stored silently.
+    only added maintainers are low. The first sighting is stored silently; ``--no-cache``
+    neither reads nor writes it.
     """
 
     id = "PW230"
@@ -178,7 +182,10 @@ class OwnershipChanged(PackageCheck):
         ownership = ctx.release.ownership if ctx.release is not None else None
         if not isinstance(ownership, Mapping):
             return
-        path = ownership_store(ctx) / f"{ctx.name}.json"
+        store = ownership_store(ctx)
+        if store is None:
+            return
+        path = store / f"{ctx.name}.json"
         previous: Mapping[str, Any] | None = None
         try:
             loaded = json.loads(path.read_text(encoding="utf-8"))
