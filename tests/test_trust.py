@@ -347,10 +347,12 @@ def test_module_shadows_popular_project(tmp_path: Path) -> None:
 
 def test_command_shadowing(tmp_path: Path) -> None:
     ep = "[console_scripts]\npip = demo:main\ndemo-cli = demo:cli\nblack = demo:fmt\n"
-    w = make_wheel(tmp_path, "demo", "1.0", extra_dist_info={"entry_points.txt": ep})
+    w = make_wheel(tmp_path, "demo", "1.0", {"demo/__init__.py": "", "demo-1.0.data/scripts/sudo": "#!/bin/sh\n"},
+                   extra_dist_info={"entry_points.txt": ep})
     found = run_art(installs.CommandShadowing, actx(w))
-    by_cmd = {f.evidence.split(" =")[0]: f.severity for f in found if f.evidence}
-    assert by_cmd == {"pip": Severity.HIGH, "black": Severity.MEDIUM}
+    by_cmd = {(f.evidence or "").split(" =")[0]: f.severity for f in found}
+    # the pip entry point is PW171's (code checks); the script file and the popular name are ours
+    assert by_cmd == {"demo-1.0.data/scripts/sudo": Severity.HIGH, "black": Severity.MEDIUM}
     own = make_wheel(_sub(tmp_path, "own"), "pip", "25.0",
                      extra_dist_info={"entry_points.txt": "[console_scripts]\npip = pip:main\n"})
     assert run_art(installs.CommandShadowing, actx(own)) == []

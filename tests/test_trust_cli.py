@@ -111,13 +111,16 @@ def test_ownership_change_between_scans(tmp_path: Path) -> None:
 
 
 def test_offline_wheel_shadowing_module_and_command(tmp_path: Path) -> None:
-    wheel = make_wheel(tmp_path, "colourfulz", "1.0", {"colorama/__init__.py": "", "colourfulz/__init__.py": ""},
-                       extra_dist_info={"entry_points.txt": "[console_scripts]\nsudo = colourfulz:main\n"})
+    wheel = make_wheel(tmp_path, "colourfulz", "1.0", {"colorama/__init__.py": "", "colourfulz/__init__.py": "",
+                                                        "colourfulz-1.0.data/scripts/sudo": "#!/bin/sh\n"},
+                       extra_dist_info={"entry_points.txt": "[console_scripts]\npytest = colourfulz:main\n"})
     code, report = scan_json(str(wheel), "--offline")
-    got = findings(report)
+    [pkg] = report["packages"]
     assert code == 1
+    got = findings(report)
     assert got["PW251"]["file"] == "colorama/__init__.py"
-    assert got["PW252"]["evidence"] == "sudo = colourfulz:main" and got["PW252"]["line"] == 2
+    pw252 = sorted((f["evidence"], f["severity"], f["line"]) for f in pkg["findings"] if f["id"] == "PW252")
+    assert pw252 == [("colourfulz-1.0.data/scripts/sudo", "high", None), ("pytest = colourfulz:main", "medium", 2)]
 
 
 def test_data_update_status_and_reset(tmp_path: Path) -> None:

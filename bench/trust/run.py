@@ -49,7 +49,8 @@ def main() -> None:
     print(f"index build: median {statistics.median(builds):.2f} s; "
           f"checking all {len(names)} names: median {statistics.median(checks):.2f} s "
           f"(CPU {statistics.median(cpu):.2f} s; wall runs: {', '.join(f'{c:.2f}' for c in checks)})")
-    print(f"build + check, one process: median {statistics.median(b + c for b, c in zip(builds, checks, strict=True)):.2f} s")
+    total = statistics.median(b + c for b, c in zip(builds, checks, strict=True))
+    print(f"build + check, one process: median {total:.2f} s")
 
     print("\nfalse positives on the popular projects (each counted as a false alarm), by download ratio rule:")
     cands = {n: index.candidates(n) for n in names}

@@ -173,13 +173,14 @@ def _commands(ctx: ArtifactContext) -> Iterator[tuple[str, str, int | None, str]
 
 @register
 class CommandShadowing(ArtifactCheck):
-    """The package installs a command (entry point or ``.data/scripts`` file) named like a
-    system program (``pip``, ``python``, ``sudo``, ``ls``, ``git``, ``ssh`` …) or like another,
-    far more popular project's command.
+    """The package installs a command named like another, far more popular project's (an
+    entry point ``black`` in a package that is not black), or a ``.data/scripts`` file named
+    like a system program (``pip``, ``python``, ``sudo``, ``ls``, ``git``, ``ssh`` …).
 
     The environment's ``bin`` directory usually comes first on ``PATH``: the package's script
-    then runs whenever someone types that command. High for system programs, medium for
-    popular projects' names.
+    then runs whenever someone types that command. Entry points named like system programs are
+    the code checks' PW171; this check adds the scripts shipped as files, which PW171 does not
+    read (high), and the popular projects' names (medium; a project with 10 times the downloads).
     """
 
     id = "PW252"
@@ -194,9 +195,10 @@ class CommandShadowing(ArtifactCheck):
             if normalise(base) == normalise(own) or base.startswith(normalise(own)):
                 continue
             if base in SYSTEM_COMMANDS:
-                yield self.finding(f"{own} installs a command {cmd!r}, the name of a system program",
-                                   file=member, line=line, evidence=evidence, artifact=ctx.artifact.filename)
-                continue
+                if ".data/scripts/" in member:
+                    yield self.finding(f"{own} installs a script {cmd!r}, the name of a system program",
+                                       file=member, line=line, evidence=evidence, artifact=ctx.artifact.filename)
+                continue  # entry points: PW171
             target = _shadowed(own, base)
             if target is not None:
                 yield self.finding(
