@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -273,6 +274,18 @@ class PopularIndex:
         self._near: dict[str, list[str]] = {}
         self._near2: dict[str, list[str]] = {}
         self._fold: dict[str, str] = {}
+        self._built = False
+        self._lock = threading.Lock()
+
+    def prepare(self) -> None:
+        """The lookup keys, built on the first typosquat query: download and rank lookups
+        (the star-jacking and shadowing checks) do not need them."""
+        with self._lock:
+            if not self._built:
+                self._build_keys()
+                self._built = True
+
+    def _build_keys(self) -> None:
         for n in self._downloads:
             self._add_exact(n)
             fd = self._fold[n] = fold(n)
@@ -317,6 +330,8 @@ class PopularIndex:
 
     def candidates(self, name: str) -> set[str]:
         """Popular names that ``name`` could imitate (itself excluded), before the popularity rule."""
+        if not self._built:
+            self.prepare()
         n = normalise(name)
         found: set[str] = set()
         for key in self._keys(n):
