@@ -86,11 +86,10 @@ def test_hostile_tar_members_are_recorded_not_followed(tmp_path: Path) -> None:
 
 def test_zip_bomb_stops_at_ratio_limit(tmp_path: Path) -> None:
     bomb = tmp_path / "bomb-1.0-py3-none-any.whl"
-    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        with zf.open("bomb/zeros.bin", "w") as fh:
-            chunk = bytes(1 << 20)
-            for _ in range(64):
-                fh.write(chunk)
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf, zf.open("bomb/zeros.bin", "w") as fh:
+        chunk = bytes(1 << 20)
+        for _ in range(64):
+            fh.write(chunk)
     limits = ArchiveLimits(ratio_floor=1 << 20, max_ratio=100)
     archive = read_archive(bomb, limits=limits)
     assert [p.kind for p in archive.problems] == ["compression-ratio"]

@@ -38,7 +38,7 @@ def assert_shape(report: dict[str, Any]) -> None:
     assert report["tool"]["name"] == "pipwarden"
     assert set(report["summary"]) == {"pass", "warn", "block", "error"}
     for p in report["packages"]:
-        assert PACKAGE_KEYS <= set(p)
+        assert set(p) >= PACKAGE_KEYS
         assert p["source"] in ("index", "file") and p["verdict"] in ("pass", "warn", "block", "error")
         for a in p["artifacts"]:
             assert {"filename", "sha256", "size"} <= set(a)

@@ -226,7 +226,10 @@ def _digest(path: Path) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def _local_job(ref: PackageRef, limits: ArchiveLimits) -> tuple[Artifact, ArtifactContext | None, list[Finding], str | None]:
+LocalOutcome = tuple[Artifact, ArtifactContext | None, list[Finding], str | None]
+
+
+def _local_job(ref: PackageRef, limits: ArchiveLimits) -> LocalOutcome:
     """Read and analyse one local artifact (runs in a worker process for big batches)."""
     assert ref.path is not None
     try:
@@ -351,7 +354,7 @@ class Scanner:
             executor = ProcessPoolExecutor(max_workers=jobs)
         else:
             executor = ThreadPoolExecutor(max_workers=1)
-        outcomes: list[tuple[PackageRef, tuple[Artifact, ArtifactContext | None, list[Finding], str | None]]] = []
+        outcomes: list[tuple[PackageRef, LocalOutcome]] = []
         with executor:
             futures = [executor.submit(_local_job, r, self.options.limits) for r in refs]
             for ref, fut in zip(refs, futures, strict=True):
