@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             req_in.write_text("\n".join(args.names) + "\n", encoding="utf-8")
             say("stage 1/4: lock")
             locked = Path(tmp) / "requirements.txt"
-            result = lock(req_in, locked, options=options, python_version=".".join(env.version.split(".")[:2]),
+            result = lock(req_in, locked, options=options, python_version=env.version,
                           command="pipwarden install " + " ".join(args.names), stage=say)
             if result.blocked:
                 for p in result.pins:

@@ -59,7 +59,7 @@ def _wheel_ok(filename: str, python_version: str | None, platform: str | None) -
         return False
     ok_py = True
     if python_version:
-        major, _, minor = python_version.partition(".")
+        major, minor = ([*python_version.split("."), "0"])[:2]
         want = int(major) * 100 + int(minor or 0)
 
         def py_ok(interp: str, abi: str) -> bool:

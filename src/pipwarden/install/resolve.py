@@ -305,4 +305,5 @@ def sdist_metadata(client: IndexClient, name: str, versions: Mapping[str, str] |
 
 
 def current_python_version() -> str:
-    return f"{sys.version_info.major}.{sys.version_info.minor}"
+    """The full version (3.11.7, not 3.11): a release requiring >=3.11.5 must be allowed when we are 3.11.7."""
+    return "{}.{}.{}".format(*sys.version_info[:3])
