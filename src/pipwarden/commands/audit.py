@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     from pipwarden.models import Report, Skipped
 
     settings = common.load_settings(args)
-    policy = _policy(args, settings)
+    policy = common.policy_from(args, settings)
     source = _source(args)
     refs: list[PackageRef] = []
     skipped: list[Skipped] = []
@@ -136,22 +136,6 @@ def run(args: argparse.Namespace) -> int:
         _print_notes(report)
     common.report_errors(report)
     return exit_code(report, strict=args.strict)
-
-
-def _policy(args: argparse.Namespace, settings: Settings) -> Policy:
-    """The configured policy with --fail-on / --warn-on applied (as the scan options do)."""
-    from dataclasses import replace
-
-    from pipwarden.models import Severity
-
-    policy = settings.policy
-    if args.fail_on:
-        policy = replace(policy, fail_on=Severity.parse(args.fail_on))
-    if args.warn_on:
-        policy = replace(policy, warn_on=Severity.parse(args.warn_on))
-    if policy.warn_on > policy.fail_on:
-        policy = replace(policy, warn_on=policy.fail_on)
-    return policy
 
 
 def _scan_options(args: argparse.Namespace, settings: Settings, check_opts: dict[str, Any]) -> ScanOptions:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pipwarden.config import Settings
     from pipwarden.models import Report
+    from pipwarden.policy import Policy
     from pipwarden.scan import Progress, ScanOptions
 
 SEVERITIES = ["critical", "high", "medium", "low", "info"]
@@ -55,13 +56,12 @@ def load_settings(args: argparse.Namespace) -> Settings:
     return load(explicit=args.config)
 
 
-def scan_options(args: argparse.Namespace, settings: Settings | None = None) -> ScanOptions:
+def policy_from(args: argparse.Namespace, settings: Settings) -> Policy:
+    """The configured policy with --fail-on / --warn-on applied."""
     from dataclasses import replace
 
     from pipwarden.models import Severity
-    from pipwarden.scan import ScanOptions
 
-    settings = settings or load_settings(args)
     policy = settings.policy
     if args.fail_on:
         policy = replace(policy, fail_on=Severity.parse(args.fail_on))
@@ -69,6 +69,13 @@ def scan_options(args: argparse.Namespace, settings: Settings | None = None) -> 
         policy = replace(policy, warn_on=Severity.parse(args.warn_on))
     if policy.warn_on > policy.fail_on:
         policy = replace(policy, warn_on=policy.fail_on)
+    return policy
+
+
+def scan_options(args: argparse.Namespace, settings: Settings | None = None) -> ScanOptions:
+    from pipwarden.scan import ScanOptions
+
+    settings = settings or load_settings(args)
     return ScanOptions(
         index_url=args.index_url,
         offline=args.offline,
@@ -78,7 +85,7 @@ def scan_options(args: argparse.Namespace, settings: Settings | None = None) -> 
         timeout=args.timeout,
         allow_insecure_index=args.allow_insecure_index,
         jobs=getattr(args, "jobs", 0) or 0,
-        policy=policy,
+        policy=policy_from(args, settings),
         min_age_days=args.min_age if args.min_age is not None else settings.min_age_days,
         # Package checks that keep state (publisher pins, ownership) honour these too.
         check_options={"offline": args.offline, "cache_dir": args.cache_dir, "use_cache": not args.no_cache},
