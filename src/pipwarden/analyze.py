@@ -6,8 +6,9 @@ This is the CPU-bound heart of a scan and has no network: it takes an already-re
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from pipwarden.archive import Archive, Member
 from pipwarden.checks.base import (
@@ -40,6 +41,36 @@ def member_role(path: str, artifact_kind: str) -> Role:
     if low.endswith((".py", ".pyw")):
         return "module"
     return "other"
+
+
+_LOCAL_IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+(\.?[\w.]+)[ \t]+import|import[ \t]+([\w., \t]+))", re.MULTILINE)
+
+
+def install_time_modules(siblings: Mapping[str, Member]) -> frozenset[str]:
+    """Paths (sdist root stripped) of modules that run when the package is built: local modules
+    setup.py imports, and an in-tree build backend (``backend-path`` in pyproject.toml).
+
+    They get the role "setup", so the install-time checks look at them as they look at setup.py.
+    """
+    from pipwarden.checks.code.hooks import in_tree_backend_modules
+
+    out: set[str] = set()
+    setup = siblings.get("setup.py")
+    if setup is not None and setup.data is not None:
+        for m in _LOCAL_IMPORT.finditer(setup.data):
+            names = [m.group(1).decode("latin-1")] if m.group(1) else [
+                n.strip().split(" ")[0] for n in m.group(2).decode("latin-1").split(",")]
+            for name in names:
+                rel = name.lstrip(".").replace(".", "/")
+                if not rel:
+                    continue
+                for cand in (f"{rel}.py", f"{rel}/__init__.py", f"src/{rel}.py", f"src/{rel}/__init__.py"):
+                    if cand in siblings:
+                        out.add(cand)
+    pyproject = siblings.get("pyproject.toml")
+    if pyproject is not None and pyproject.data is not None and b"backend-path" in pyproject.data:
+        out.update(p for p in in_tree_backend_modules(pyproject.data) if p in siblings)
+    return frozenset(out)
 
 
 class MemberMemo:
@@ -80,12 +111,15 @@ def member_findings(
     active = list(checks) if checks is not None else [c() for c in member_checks()]
     root = archive.root if artifact_kind == "sdist" else ""
     siblings: dict[str, Member] = {_strip_root(archive, m, root): m for m in archive.files()}
+    install_time = install_time_modules(siblings) if artifact_kind == "sdist" else frozenset()
     out: list[Finding] = []
     for member in archive.files():
         if member.data is None or member.size > MAX_ANALYSED_SOURCE:
             continue
         path = _strip_root(archive, member, root)
         role = member_role(path, artifact_kind)
+        if role == "module" and path in install_time:
+            role = "setup"
         wanted = [c for c in active if role in c.roles]
         if not wanted:
             continue

@@ -40,6 +40,10 @@ Role = Literal["setup", "module", "pth", "build-config", "other"]
 CHECK_MODULES: list[str] = [
     "pipwarden.checks.integrity",
     "pipwarden.checks.code",
+    "pipwarden.checks.code.execution",
+    "pipwarden.checks.code.exfiltration",
+    "pipwarden.checks.code.evasion",
+    "pipwarden.checks.code.hooks",
     "pipwarden.checks.vulns",
     "pipwarden.checks.config",
     "pipwarden.checks.provenance",

@@ -1,0 +1,372 @@
+"""Install-time and import-time execution, decode-and-execute, download-and-execute.
+
+Severity follows context: the same capability is worse at install time (``pip install`` runs
+it) or import time (any ``import`` runs it) than inside a function nobody calls on import,
+and worse again when the data it works on is decoded, downloaded or identifies the machine.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable
+
+from pipwarden.checks.base import MemberCheck, MemberContext, register
+from pipwarden.checks.code.facts import CallFact, ModuleFacts, command_text
+from pipwarden.checks.code.indicators import (
+    BUILD_ONLY_COMMANDS,
+    EXEC_CALLS,
+    IDENTITY_TAGS,
+    NET_CALLS,
+    SPAWN_CALLS,
+)
+from pipwarden.checks.code.shared import (
+    build_tool,
+    dropper,
+    early,
+    hidden,
+    layers,
+    suspicious_hosts,
+    where,
+)
+from pipwarden.deobfuscate import powershell_encoded
+from pipwarden.models import Finding, Severity
+
+_WRITE_MODE = re.compile(r"[wax]")
+_OUTSIDE_PATH = re.compile(r"(?i)^(?:/|~|[a-z]:\\)|appdata|%temp%|\\temp\\|/tmp/|startup|\.config|home")
+
+
+def _spawn_severity(fact: CallFact, cmd: str) -> tuple[Severity, str]:
+    """How bad a process start is, from the command and where its data came from."""
+    text = " ".join([cmd, *fact.strings])
+    drop = dropper(text)
+    if drop:
+        decoded = powershell_encoded(text)
+        extra = f"; decoded PowerShell: {decoded[:120]}" if decoded else ""
+        return Severity.CRITICAL, f"runs a dropper command ({drop[:80]}){extra}"
+    if "net-data" in fact.taint:
+        return Severity.CRITICAL, "runs data fetched from the network"
+    hosts = suspicious_hosts(fact.strings)
+    if hosts:
+        return Severity.CRITICAL, f"command reaches {hosts[0]}"
+    if hidden(text) or _kw_hidden(fact):
+        return Severity.HIGH, "starts a hidden process"
+    if re.search(r"(?i)https?://", text):
+        return Severity.HIGH, "command contains a URL"
+    ident = fact.taint & IDENTITY_TAGS - {"cwd", "home", "files"}
+    if ident:
+        return Severity.HIGH, f"command built from {', '.join(sorted(ident))}"
+    if "decoded" in fact.taint:
+        return Severity.HIGH, "command built from decoded data"
+    if cmd and build_tool(cmd):
+        return Severity.LOW, "runs a build tool"
+    if cmd and not cmd.startswith("{}") and re.match(r"^[\w./-]+", cmd):
+        return Severity.MEDIUM, "runs a command"
+    return Severity.MEDIUM, "runs a computed command"
+
+
+def _kw_hidden(fact: CallFact) -> bool:
+    for k in fact.node.keywords:
+        if k.arg in ("creationflags", "startupinfo"):
+            src = ast.unparse(k.value)
+            if hidden(src) or "0x08000000" in src or "134217728" in src or src.strip() == "8":
+                return True
+    return False
+
+
+@register
+class InstallTimeSpawn(MemberCheck):
+    """``setup.py`` (or a module it imports, or an overridden setup command such as ``install``,
+    ``develop`` or ``egg_info``) starts a process when it runs.
+
+    ``pip install`` of an sdist runs that code with the installing user's rights. Build tools
+    (compilers, ``git``, ``cmake``, ``pkg-config``) are reported at low severity; an unknown
+    command at medium; a hidden window, a URL, identity data or decoded data in the command at
+    high; a dropper idiom (``curl … | sh``, ``powershell -EncodedCommand``, ``certutil
+    -urlcache``, ``mshta``) or running downloaded bytes is critical.
+    """
+
+    id = "PW101"
+    severity = Severity.HIGH
+    title = "setup.py spawns a process at install time"
+    roles = frozenset({"setup"})
+
+    def run(self, ctx: MemberContext) -> Iterable[Finding]:
+        for facts, outer in layers(ctx):
+            for c in facts.calls:
+                if c.name in SPAWN_CALLS and c.ctx == "install":
+                    cmd = command_text(c)
+                    sev, why = _spawn_severity(c, cmd)
+                    yield self.finding(
+                        f"{c.name}() {where(c)}: {why}{facts.layer_note()}",
+                        file=ctx.path, line=outer or c.line, evidence=facts.line_text(c.line), severity=sev)
+
+
+@register
+class InstallTimeNetwork(MemberCheck):
+    """``setup.py`` (or code it runs at install time) opens a network connection.
+
+    Installing a package should not talk to the network from its build script: this is how
+    install-time malware downloads a second stage, and how dependency-confusion probes phone
+    home. High by default; medium when it happens only inside a build command (``build_ext``,
+    …) fetching an archive without sending anything that identifies the machine. (Sending
+    identity data is also reported by the exfiltration check.)
+    """
+
+    id = "PW102"
+    severity = Severity.HIGH
+    title = "setup.py accesses the network at install time"
+    roles = frozenset({"setup"})
+
+    def run(self, ctx: MemberContext) -> Iterable[Finding]:
+        for facts, outer in layers(ctx):
+            for c in facts.calls:
+                if c.name in NET_CALLS and c.ctx == "install":
+                    sev = Severity.HIGH
+                    cls = facts.scopes[c.scope].cls
+                    bases = set(facts.classes.get(cls, [])) if cls else set()
+                    if (bases and bases <= BUILD_ONLY_COMMANDS and not (c.taint & IDENTITY_TAGS)
+                            and not suspicious_hosts(c.strings)):
+                        sev = Severity.MEDIUM
+                    yield self.finding(
+                        f"{c.name}() {where(c)}{facts.layer_note()}",
+                        file=ctx.path, line=outer or c.line, evidence=facts.line_text(c.line), severity=sev)
+
+
+@register
+class ExecDecoded(MemberCheck):
+    """Code is executed from data decoded at run time: ``exec(base64.b64decode(...))``,
+    ``eval(zlib.decompress(...))``, ``exec(marshal.loads(...))``, ``types.FunctionType`` over a
+    decoded code object, ``exec`` of ``chr()`` joins, reversed strings, XOR-ed bytes or rot13.
+
+    Hiding code in an encoded blob serves only to keep it from being read. The payload is
+    decoded statically where it is a literal and analysed as a further layer; findings inside
+    it name the layer ("decoded layer 2: base64 → zlib").
+    """
+
+    id = "PW103"
+    severity = Severity.CRITICAL
+    title = "executes decoded data"
+    roles = frozenset({"setup", "module"})
+
+    def run(self, ctx: MemberContext) -> Iterable[Finding]:
+        for facts, outer in layers(ctx):
+            for ex in facts.execs:
+                c = ex.call
+                steps = [s for s in ex.steps if s not in ("sliced",)]
+                weak = set(steps) <= {"join", "bytes"}
+                if ex.marshal:
+                    what = "a marshalled code object"
+                elif steps and not weak:
+                    what = "data decoded with " + " → ".join(steps)
+                elif "decoded" in ex.arg_taint:
+                    what = "decoded data"
+                elif steps and ex.payload and len(ex.payload) > 20:
+                    what = "a string assembled from pieces (" + " → ".join(steps) + ")"
+                else:
+                    continue
+                preview = f"; payload: {ex.payload[:100]!r}" if ex.payload and not ex.marshal else ""
+                yield self.finding(
+                    f"{c.name}() of {what} {where(c)}{facts.layer_note()}{preview}",
+                    file=ctx.path, line=outer or c.line, evidence=facts.line_text(c.line))
+
+
+@register
+class ImportTimePayload(MemberCheck):
+    """A module of the package does something at import time that a library has no reason to
+    do: starts a process, opens a connection, or writes a file outside the package.
+
+    Any ``import`` of the package runs module-level code, so this is how malware in a wheel
+    (which has no setup.py) gets to run. Every module is looked at, not only ``__init__.py``.
+    Medium alone; high or critical with a dropper idiom, a hidden window, identity data or
+    suspicious infrastructure.
+    """
+
+    id = "PW110"
+    severity = Severity.MEDIUM
+    title = "module runs a payload at import time"
+    roles = frozenset({"module"})
+
+    def run(self, ctx: MemberContext) -> Iterable[Finding]:
+        for facts, outer in layers(ctx):
+            yield from self._one(ctx, facts, outer)
+
+    def _one(self, ctx: MemberContext, facts: ModuleFacts, outer: int | None) -> Iterable[Finding]:
+        for c in facts.calls:
+            if c.ctx != "import":
+                continue
+            if c.name in SPAWN_CALLS:
+                cmd = command_text(c)
+                sev, why = _spawn_severity(c, cmd)
+                if sev <= Severity.LOW:
+                    continue
+                what = f"{c.name}() {where(c)}: {why}"
+            elif c.name in NET_CALLS:
+                sev = Severity.MEDIUM
+                hosts = suspicious_hosts(c.strings)
+                if hosts:
+                    sev = Severity.HIGH
+                what = f"{c.name}() {where(c)}" + (f" to {hosts[0]}" if hosts else "")
+            elif c.name in ("open", "io.open", "builtins.open") and _writes_outside(c):
+                sev = Severity.MEDIUM
+                what = f"open() for writing outside the package {where(c)}"
+            else:
+                continue
+            yield self.finding(what + facts.layer_note(), file=ctx.path, line=outer or c.line,
+                               evidence=facts.line_text(c.line), severity=sev)
+
+
+def _writes_outside(c: CallFact) -> bool:
+    node = c.node
+    mode = node.args[1] if len(node.args) > 1 else c.kw("mode")
+    if not (isinstance(mode, ast.Constant) and isinstance(mode.value, str) and _WRITE_MODE.search(mode.value)):
+        return False
+    if {"home", "env"} & c.taint:
+        return True
+    return bool(node.args) and any(_OUTSIDE_PATH.search(s) for s in c.strings[:1])
+
+
+@register
+class DownloadAndExecute(MemberCheck):
+    """Data fetched from the network is executed: ``exec(requests.get(url).text)``, a downloaded
+    file written, made executable and started, ``urlretrieve`` then ``os.startfile``.
+
+    Critical at install or import time, high inside a function. The dropper shell idioms
+    (``curl … | sh``, ``powershell -EncodedCommand``) are reported by the spawn checks.
+    """
+
+    id = "PW120"
+    severity = Severity.CRITICAL
+    title = "downloads and executes code"
+    roles = frozenset({"setup", "module"})
+
+    def run(self, ctx: MemberContext) -> Iterable[Finding]:
+        for facts, outer in layers(ctx):
+            for ex in facts.execs:
+                if "net-data" in ex.arg_taint:
+                    c = ex.call
+                    yield self.finding(
+                        f"{c.name}() of data fetched from the network {where(c)}{facts.layer_note()}",
+                        file=ctx.path, line=outer or c.line, evidence=facts.line_text(c.line),
+                        severity=Severity.CRITICAL if early(c.ctx) else Severity.HIGH)
+            # fetch -> write -> run within one scope
+            by_scope: dict[int, list[CallFact]] = {}
+            for c in facts.calls:
+                by_scope.setdefault(c.scope, []).append(c)
+            for calls in by_scope.values():
+                fetch = [c for c in calls if c.name in NET_CALLS or c.name.endswith(("urlretrieve", "wget.download"))]
+                if not fetch:
+                    continue
+                runs = [c for c in calls if (c.name in SPAWN_CALLS or c.name in ("os.chmod", "os.startfile"))
+                        and c.line >= fetch[0].line]
+                wrote = any(c.name in ("open", "io.open", "builtins.open") and c.line >= fetch[0].line
+                            and any(m in ("wb", "w+b", "ab", "bw") for m in c.strings) for c in calls) or any(
+                    c.name.endswith(("urlretrieve", "wget.download")) for c in fetch)
+                if runs and wrote:
+                    r = runs[0]
+                    if r.name not in ("os.chmod",) and build_tool(command_text(r)) and "net-data" not in r.taint:
+                        continue
+                    yield self.finding(
+                        f"downloads with {fetch[0].name}(), writes the bytes and runs {r.name}() {where(r)}"
+                        f"{facts.layer_note()}",
+                        file=ctx.path, line=outer or r.line, evidence=facts.line_text(r.line),
+                        severity=Severity.CRITICAL if early(r.ctx) else Severity.HIGH)
+
+
+@register
+class DropperCommand(MemberCheck):
+    """A process is started with a dropper or evasion idiom, wherever it sits: ``curl … | sh``,
+    ``wget -O x && chmod +x x``, ``powershell -EncodedCommand``/``-WindowStyle Hidden``,
+    ``Invoke-WebRequest``/``DownloadString``, ``mshta http…``, ``certutil -urlcache``,
+    ``bitsadmin /transfer``, or ``creationflags=CREATE_NO_WINDOW``.
+
+    Critical at install or import time; high in a function (it is still a dropper, just one that
+    waits to be called); a merely hidden window inside a function is low (some tools hide
+    console windows on Windows).
+    """
+
+    id = "PW121"
+    severity = Severity.HIGH
+    title = "starts a process with a dropper or hidden-window idiom"
+    roles = frozenset({"setup", "module"})
+
+    def run(self, ctx: MemberContext) -> Iterable[Finding]:
+        for facts, outer in layers(ctx):
+            for c in facts.calls:
+                if c.name not in SPAWN_CALLS:
+                    continue
+                text = " ".join([command_text(c), *c.strings])
+                drop = dropper(text)
+                if drop:
+                    decoded = powershell_encoded(text)
+                    sev = Severity.CRITICAL if early(c.ctx) else Severity.HIGH
+                    msg = f"{c.name}() runs {drop[:80]!r} {where(c)}"
+                    if decoded:
+                        msg += f"; decoded PowerShell: {decoded[:120]!r}"
+                elif hidden(text) or _kw_hidden(c):
+                    sev = Severity.HIGH if early(c.ctx) else Severity.LOW
+                    msg = f"{c.name}() starts a hidden process {where(c)}"
+                else:
+                    continue
+                yield self.finding(msg + facts.layer_note(), file=ctx.path, line=outer or c.line,
+                                   evidence=facts.line_text(c.line), severity=sev)
+
+
+_DANGEROUS_DYNAMIC = EXEC_CALLS | SPAWN_CALLS | {"__import__", "os", "subprocess", "builtins.exec"}
+
+
+@register
+class DynamicDangerousName(MemberCheck):
+    """A dangerous function is reached through a name that hides it: ``__import__('os').system``,
+    ``getattr(builtins, 'exec')``, ``globals()['ev' + 'al']``, ``getattr(os, 'sys' + 'tem')``.
+
+    Plain code calls ``os.system`` by name; spelling it through a string lookup serves to keep
+    it from a reader or a scanner. Medium; high at install or import time.
+    """
+
+    id = "PW111"
+    severity = Severity.MEDIUM
+    title = "dangerous function reached through a hidden name"
+    roles = frozenset({"setup", "module"})
+
+    def run(self, ctx: MemberContext) -> Iterable[Finding]:
+        for facts, outer in layers(ctx):
+            for c in facts.dynamic_names:
+                if c.name not in _DANGEROUS_DYNAMIC:
+                    continue
+                # __import__('os').system(...) with a literal module is mild; a computed name is not.
+                literal = c.dynamic == "__import__" and isinstance(c.node.func, ast.Attribute)
+                sev = Severity.HIGH if early(c.ctx) and not literal else Severity.MEDIUM
+                if literal and not early(c.ctx):
+                    sev = Severity.LOW
+                yield self.finding(
+                    f"{c.name}() reached through {c.dynamic} {where(c)}{facts.layer_note()}",
+                    file=ctx.path, line=outer or c.line, evidence=facts.line_text(c.line), severity=sev)
+
+
+@register
+class EncodedPythonPayload(MemberCheck):
+    """A string literal decodes (base64, hex, then zlib/gzip/lzma/bz2, possibly several layers)
+    to Python source.
+
+    The decoded source is analysed like a file and its findings name the layer. The payload on
+    its own is low severity (packages embed encoded data for good reasons); medium when the
+    decoded code starts processes, connects, or executes.
+    """
+
+    id = "PW113"
+    severity = Severity.LOW
+    title = "string literal hides Python code"
+    roles = frozenset({"setup", "module"})
+
+    def run(self, ctx: MemberContext) -> Iterable[Finding]:
+        for facts, outer in layers(ctx):
+            if not facts.depth:
+                continue
+            danger = any(c.name in SPAWN_CALLS | NET_CALLS | EXEC_CALLS for c in facts.calls)
+            first = facts.text.strip().splitlines()[0][:120] if facts.text.strip() else ""
+            yield self.finding(
+                f"literal decodes to Python code{facts.layer_note()}" + (
+                    " that starts processes, connects or executes" if danger else ""),
+                file=ctx.path, line=outer, evidence=first,
+                severity=Severity.MEDIUM if danger else Severity.LOW)

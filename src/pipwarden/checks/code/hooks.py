@@ -1,0 +1,229 @@
+"""Startup hooks and install-time entry points that are not setup.py: ``.pth`` files,
+``sitecustomize``/``usercustomize`` modules, in-tree build backends, console scripts that
+shadow common commands, and native binaries in packages that claim to be pure Python."""
+
+from __future__ import annotations
+
+import configparser
+import re
+import tomllib
+from collections.abc import Iterable
+
+from packaging.utils import canonicalize_name
+
+from pipwarden.checks.base import ArtifactCheck, ArtifactContext, MemberCheck, MemberContext, register
+from pipwarden.checks.code.indicators import SHADOWED_COMMANDS
+from pipwarden.models import Finding, Severity
+
+_PTH_DANGER = (b"exec", b"eval", b"base64", b"subprocess", b"os.system", b"socket", b"urllib", b"requests",
+               b"compile", b"marshal", b"zlib", b"__import__", b"popen", b"b64decode", b"http")
+
+
+@register
+class PthExecutes(MemberCheck):
+    """A ``.pth`` file contains an executable line (one starting with ``import``).
+
+    Python runs such lines at every interpreter start, for every program, once the package is
+    installed: the most persistent hook there is. A bare ``import module`` is used by a few
+    tools (coverage, editable installs, namespace shims) and is reported at medium severity; a
+    line that also decodes, executes, spawns or connects is high.
+    """
+
+    id = "PW104"
+    severity = Severity.HIGH
+    title = ".pth file runs code at interpreter start"
+    roles = frozenset({"pth"})
+
+    def run(self, ctx: MemberContext) -> Iterable[Finding]:
+        for lineno, raw in enumerate(ctx.data.splitlines(), start=1):
+            if not raw.startswith((b"import ", b"import\t")):
+                continue
+            danger = any(tok in raw for tok in _PTH_DANGER) or raw.count(b";") > 1
+            yield self.finding(
+                ".pth line runs at every Python start" + (" and decodes, executes or connects" if danger else ""),
+                file=ctx.path,
+                line=lineno,
+                evidence=raw.decode("utf-8", "replace"),
+                severity=Severity.HIGH if danger else Severity.MEDIUM,
+            )
+
+
+@register
+class InTreeBuildBackend(MemberCheck):
+    """``pyproject.toml`` points its build backend at code inside the sdist (``backend-path``).
+
+    pip imports that module to build the package, so it runs at install time exactly like
+    setup.py; pipwarden analyses it with the install-time checks. Low on its own: a few
+    packaging tools build themselves this way.
+    """
+
+    id = "PW106"
+    severity = Severity.LOW
+    title = "in-tree build backend runs at install time"
+    roles = frozenset({"build-config"})
+
+    def run(self, ctx: MemberContext) -> Iterable[Finding]:
+        if not ctx.path.endswith("pyproject.toml") or b"backend-path" not in ctx.data:
+            return
+        try:
+            doc = tomllib.loads(ctx.text)
+        except tomllib.TOMLDecodeError:
+            return
+        bs = doc.get("build-system")
+        if not isinstance(bs, dict) or not bs.get("backend-path"):
+            return
+        line = next((i for i, ln in enumerate(ctx.text.splitlines(), 1) if "backend-path" in ln), None)
+        yield self.finding(
+            f"build backend {bs.get('build-backend')!r} is loaded from {bs.get('backend-path')!r} in the sdist",
+            file=ctx.path, line=line, evidence=ctx.line_text(line))
+
+
+def in_tree_backend_modules(pyproject: bytes) -> list[str]:
+    """Paths (relative to the sdist root) of the in-tree build backend's module, if any."""
+    try:
+        doc = tomllib.loads(pyproject.decode("utf-8", "replace"))
+    except tomllib.TOMLDecodeError:
+        return []
+    bs = doc.get("build-system")
+    if not isinstance(bs, dict):
+        return []
+    paths, backend = bs.get("backend-path"), bs.get("build-backend")
+    if not isinstance(paths, list) or not isinstance(backend, str):
+        return []
+    mod = backend.split(":", 1)[0].replace(".", "/")
+    out: list[str] = []
+    for p in paths:
+        if isinstance(p, str):
+            base = p.strip("/").removeprefix("./")
+            base = "" if base in (".", "") else base + "/"
+            out += [f"{base}{mod}.py", f"{base}{mod}/__init__.py"]
+    return out
+
+
+@register
+class StartupModule(ArtifactCheck):
+    """A wheel ships ``sitecustomize.py`` or ``usercustomize.py`` at the top of site-packages.
+
+    Python imports these modules at every start when they are on ``sys.path``, so installing the
+    package hooks every Python program on the machine. High.
+    """
+
+    id = "PW170"
+    severity = Severity.HIGH
+    title = "ships a sitecustomize/usercustomize startup hook"
+
+    def run(self, ctx: ArtifactContext) -> Iterable[Finding]:
+        if ctx.artifact.kind != "wheel":
+            return
+        for m in ctx.archive.files():
+            name = re.sub(r"^[^/]+\.data/(?:purelib|platlib)/", "", m.name)
+            if name in ("sitecustomize.py", "usercustomize.py"):
+                yield self.finding(f"{name} installed at the top of site-packages runs at every Python start",
+                                   file=m.name, line=None, evidence=name)
+
+
+def _scripts_from_ini(text: str) -> list[tuple[str, str]]:
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return []
+    out: list[tuple[str, str]] = []
+    for section in ("console_scripts", "gui_scripts"):
+        if parser.has_section(section):
+            out += [(k.strip(), v.strip()) for k, v in parser.items(section)]
+    return out
+
+
+_SETUP_SCRIPT = re.compile(r"""['"]\s*([\w.+-]+)\s*=\s*([\w.]+(?::[\w.]+)?)\s*['"]""")
+
+
+def _own_command(script: str, project: str) -> bool:
+    s = canonicalize_name(re.sub(r"[\d.]+$", "", script))
+    p = canonicalize_name(project)
+    return bool(s) and (s == p or p.startswith(s + "-") or s.startswith(p))
+
+
+@register
+class ShadowingEntryPoint(ArtifactCheck):
+    """A console or GUI script takes the name of a common command (``pip``, ``python``, ``ls``,
+    ``sudo``, ``git``, ``curl``…) that the package is not itself.
+
+    The script lands on ``PATH`` next to the real one and runs instead of it whenever it comes
+    first — the next ``sudo`` or ``pip`` the user types runs the package's code. High.
+    """
+
+    id = "PW171"
+    severity = Severity.HIGH
+    title = "console script shadows a common command"
+
+    def run(self, ctx: ArtifactContext) -> Iterable[Finding]:
+        project = ctx.package.name if ctx.package.path is None else _project_of(ctx.artifact.filename)
+        for m in ctx.archive.files():
+            if m.data is None:
+                continue
+            base = m.name.rsplit("/", 1)[-1]
+            scripts: list[tuple[str, str]] = []
+            if base == "entry_points.txt" and (".dist-info/" in m.name or ".egg-info/" in m.name):
+                scripts = _scripts_from_ini(m.data.decode("utf-8", "replace"))
+            elif base == "setup.cfg" and m.name.count("/") <= 1:
+                text = m.data.decode("utf-8", "replace")
+                if "console_scripts" in text or "gui_scripts" in text:
+                    scripts = _scripts_from_ini(text.replace("\n    ", "\n").replace("\n\t", "\n").replace(
+                        "[options.entry_points]", "[_]"))
+                    scripts += [(k, v) for k, v in _SETUP_SCRIPT.findall(text)]
+            elif base == "setup.py" and m.name.count("/") <= 1 and b"console_scripts" in m.data:
+                scripts = _SETUP_SCRIPT.findall(m.data.decode("utf-8", "replace"))
+            for script, target in scripts:
+                if script.lower() in SHADOWED_COMMANDS and not _own_command(script, project):
+                    yield self.finding(f"script {script!r} -> {target} shadows the {script} command",
+                                       file=m.name, line=None, evidence=f"{script} = {target}")
+                    return
+
+
+def _project_of(filename: str) -> str:
+    return re.split(r"-\d", filename, maxsplit=1)[0]
+
+
+_MAGIC = ((b"\x7fELF", "ELF"), (b"\xfe\xed\xfa\xce", "Mach-O"), (b"\xfe\xed\xfa\xcf", "Mach-O"),
+          (b"\xce\xfa\xed\xfe", "Mach-O"), (b"\xcf\xfa\xed\xfe", "Mach-O"))
+
+
+def _binary_kind(data: bytes) -> str | None:
+    for magic, kind in _MAGIC:
+        if data.startswith(magic):
+            return kind
+    if data.startswith(b"MZ") and len(data) > 0x40:
+        off = int.from_bytes(data[0x3C:0x40], "little")
+        if data[off:off + 4] == b"PE\x00\x00":
+            return "PE"
+    return None
+
+
+@register
+class BundledBinary(ArtifactCheck):
+    """A wheel tagged pure Python (``none-any``) contains executables or native libraries (ELF,
+    Mach-O, Windows PE).
+
+    A pure-Python package has no use for native code; malware ships its real payload this way.
+    Medium for ELF/Mach-O and for Windows executables over 256 KiB; small PE files (script
+    launcher stubs, as pip and setuptools ship) are low.
+    """
+
+    id = "PW180"
+    severity = Severity.MEDIUM
+    title = "native binary inside a pure-Python wheel"
+
+    def run(self, ctx: ArtifactContext) -> Iterable[Finding]:
+        if ctx.artifact.kind != "wheel" or not ctx.artifact.filename.endswith("-none-any.whl"):
+            return
+        for m in ctx.archive.files():
+            if m.data is None or len(m.data) < 64:
+                continue
+            kind = _binary_kind(m.data[:4096])
+            if kind is None:
+                continue
+            sev = Severity.LOW if kind == "PE" and m.size <= 256 * 1024 else Severity.MEDIUM
+            yield self.finding(f"{kind} binary ({m.size} bytes) in a none-any wheel", file=m.name, line=None,
+                               evidence=m.name, severity=sev)

@@ -1,0 +1,109 @@
+"""What every code check shares: the prefilter, the memoised facts of a member, wording."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from pipwarden.checks.base import MemberContext
+from pipwarden.checks.code.facts import CTX_RANK, CallFact, ModuleFacts, parse
+from pipwarden.checks.code.indicators import (
+    BENIGN_BUILD_TOOLS,
+    HIDDEN_FLAG_RE,
+    INFRA_RE,
+    IP_URL_RE,
+    SHELL_DROPPER_RE,
+    infra_kind,
+    public_ip,
+)
+from pipwarden.models import Severity
+
+# A module none of whose bytes match this is never parsed: it cannot spawn, connect, decode,
+# execute or reach for secrets in any way the code checks look for.
+PREFILTER = re.compile(
+    rb"(?<![.\w])(?:exec|eval|compile|execfile)\s*\(|os\.system|system\(|popen|Popen|subprocess|spawn|socket"
+    rb"|urlopen|urllib|requests|httpx|http\.client|HTTPConnection|urlretrieve|b64decode|b85decode|b32decode"
+    rb"|decompress|marshal|fromhex|unhexlify|__import__|import_module|getattr\(\s*(?:__builtins__|builtins|os\b)"
+    rb"|globals\(\)\[|webhook|winreg|crontab|dup2|pty\.|startfile|ShellExecute|smtplib|ftplib|getaddrinfo"
+    rb"|gethostbyname|dns\.resolver|pyarmor|codecs\.decode|ImageGrab|screenshot|pyperclip|leveldb|\.ssh|wget|curl"
+    rb"|powershell|aiohttp|urllib3|pycurl|telnetlib|FunctionType|Login Data|wallet|/etc/passwd|git-credentials"
+)
+
+_FACTS_KEY = "_pipwarden_code_facts"
+
+
+def facts_for(ctx: MemberContext) -> ModuleFacts | None:
+    """The facts of a member, computed once per member and shared by every check."""
+    cache = ctx.__dict__
+    if _FACTS_KEY in cache:
+        got: ModuleFacts | None = cache[_FACTS_KEY]
+        return got
+    facts: ModuleFacts | None = None
+    if PREFILTER.search(ctx.data):
+        tree = parse(ctx.data, ctx.path)
+        if tree is not None:
+            facts = ModuleFacts(tree, ctx.role, ctx.text)
+    cache[_FACTS_KEY] = facts
+    return facts
+
+
+def layers(ctx: MemberContext) -> Iterator[tuple[ModuleFacts, int | None]]:
+    facts = facts_for(ctx)
+    if facts is not None:
+        yield from facts.all_layers()
+
+
+WHERE = {
+    "install": "at install time",
+    "import": "at import time",
+    "main": "when run as a script",
+    "function": "in a function",
+}
+
+
+def where(call: CallFact) -> str:
+    via = f", {call.via}" if call.via and call.via != "function body" else ""
+    return f"{WHERE.get(call.ctx, call.ctx)}{via}"
+
+
+def at_least(ctx: str, level: str) -> bool:
+    return CTX_RANK[ctx] >= CTX_RANK[level]
+
+
+def early(ctx: str) -> bool:
+    """Code that runs without anyone calling it: at install time or on import."""
+    return ctx in ("install", "import")
+
+
+def suspicious_hosts(strings: tuple[str, ...] | list[str]) -> list[str]:
+    """Request catchers, tunnels, paste sites, shorteners, dynamic DNS, onion services and public
+    raw-IP URLs among the strings, described."""
+    out: list[str] = []
+    for s in strings:
+        for m in INFRA_RE.finditer(s):
+            out.append(f"{infra_kind(m.group('host'))} {m.group('host')}")
+        for m in IP_URL_RE.finditer(s):
+            if public_ip(m.group(1)):
+                out.append(f"raw IP address {m.group(1)}")
+    return out
+
+
+def dropper(text: str) -> str | None:
+    m = SHELL_DROPPER_RE.search(text)
+    return m.group(0).strip() if m else None
+
+
+def hidden(text: str) -> bool:
+    return bool(HIDDEN_FLAG_RE.search(text))
+
+
+def build_tool(command: str) -> bool:
+    return bool(BENIGN_BUILD_TOOLS.match(command))
+
+
+def bump(sev: Severity, by: int = 1) -> Severity:
+    return Severity(min(int(Severity.CRITICAL), int(sev) + by))
+
+
+def line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
