@@ -318,6 +318,15 @@ class Scanner:
             )
         return self._client
 
+    @property
+    def index_used(self) -> str | None:
+        """The index this scan talked to (credentials redacted), or None when it needed none."""
+        if self._client is None:
+            return None
+        from pipwarden.index.config import redact_url
+
+        return redact_url(self._client.index_url)
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
@@ -341,8 +350,8 @@ class Scanner:
         if remote:
             results.extend(self._scan_remote(remote))
         meta: dict[str, Any] = {"policy": self.options.policy.describe()}
-        if self._client is not None:
-            meta["index"] = _public_url(self._client.index_url)
+        if self.index_used is not None:
+            meta["index"] = self.index_used
         return Report(packages=tuple(results), meta=meta)
 
     # -- local files ----------------------------------------------------------------------
@@ -485,19 +494,6 @@ class Scanner:
             findings=tuple(final), error="; ".join(errors) or None, extra=dict(pctx.extra),
             artifact_extra=artifact_extra, origin=pkg.origin, line=pkg.line,
         )
-
-
-def _public_url(url: str) -> str:
-    """A URL with any credentials removed, for reports."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        parts = parts._replace(netloc=host)
-    return urlunsplit(parts)
 
 
 def scan(refs: Sequence[PackageRef], options: ScanOptions, progress: Progress | None = None) -> Report:

@@ -175,10 +175,8 @@ def vulns_only(refs: list[PackageRef], policy: Policy, check_opts: dict[str, Any
         if scanner is not None:
             scanner.close()
     meta: dict[str, Any] = {"policy": policy.describe()}
-    if scanner is not None and scanner._client is not None:
-        from pipwarden.scan import _public_url
-
-        meta["index"] = _public_url(scanner._client.index_url)
+    if scanner is not None and scanner.index_used is not None:
+        meta["index"] = scanner.index_used
     return Report(packages=tuple(results), meta=meta)
 
 
