@@ -266,3 +266,25 @@ def test_version_and_help() -> None:
     assert proc.returncode == 0 and "--artifacts" in proc.stdout
     proc = pipwarden("scan", "--format", "xml", "x")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_defective_check_is_a_reported_error(tmp_path: Path) -> None:
+    """A check that crashes turns its package into an error naming the check: no traceback."""
+    code = (
+        "import runpy, sys\n"
+        "from pipwarden.checks import base\n"
+        "from pipwarden.checks.integrity import PathTraversal\n"
+        "def boom(self, ctx):\n"
+        "    raise KeyError('defect')\n"
+        "PathTraversal.run = boom\n"
+        "sys.argv = ['pipwarden'] + sys.argv[1:]\n"
+        "from pipwarden.cli import main\n"
+        "raise SystemExit(main())\n"
+    )
+    whl = make_wheel(tmp_path, "good", "1.0", BENIGN)
+    proc = subprocess.run([sys.executable, "-c", code, "scan", str(whl), "--offline", "-f", "json"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    pkg = json.loads(proc.stdout)["packages"][0]
+    assert pkg["verdict"] == "error" and "internal error in check PW010" in pkg["error"]

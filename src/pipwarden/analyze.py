@@ -18,6 +18,7 @@ from pipwarden.checks.base import (
     Role,
     artifact_checks,
     member_checks,
+    run_check,
 )
 from pipwarden.index.models import IndexFile
 from pipwarden.models import Artifact, Finding, PackageRef
@@ -130,7 +131,7 @@ def member_findings(
                                 siblings=siblings)
             found: list[Finding] = []
             for check in wanted:
-                found.extend(check.run(ctx))
+                found.extend(run_check(check, ctx, f"{archive.filename}:{member.name}"))
             cached = tuple(found)
             if memo is not None and member.sha256:
                 memo.put(key, cached)
@@ -156,7 +157,8 @@ def analyze_archive(
         if cls.id in disabled:
             continue
         check = cls()
-        findings.extend(f if f.artifact else f.replace(artifact=artifact.filename) for f in check.run(ctx))
+        findings.extend(f if f.artifact else f.replace(artifact=artifact.filename)
+                        for f in run_check(check, ctx, artifact.filename))
     members = [c() for c in member_checks() if c.id not in disabled]
     findings.extend(member_findings(archive, artifact.kind, members, memo))
     return ctx, findings

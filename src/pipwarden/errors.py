@@ -43,3 +43,9 @@ class SourceError(PipwardenError):
 
 class ConfigError(PipwardenError):
     """The [tool.pipwarden] configuration is invalid."""
+
+
+class CheckError(PipwardenError):
+    """A check failed on an input it should have reported on (a defect in pipwarden, not in the input).
+
+    The package is reported as an error, naming the check; the scan goes on."""

@@ -24,7 +24,7 @@ from packaging.version import Version
 from pipwarden import __version__
 from pipwarden.analyze import MemberMemo, analyze_archive, by_severity, dedupe
 from pipwarden.archive import ArchiveLimits, is_archive_name, read_archive
-from pipwarden.checks.base import ArtifactContext, PackageContext, package_checks
+from pipwarden.checks.base import ArtifactContext, PackageContext, package_checks, run_check
 from pipwarden.checks.integrity import DigestMismatch, read_metadata
 from pipwarden.errors import (
     ArchiveError,
@@ -239,18 +239,24 @@ def _local_job(ref: PackageRef, limits: ArchiveLimits) -> LocalOutcome:
     artifact = Artifact(ref.path.name, sha, size, path=ref.path)
     try:
         ctx, findings = _analyze_file(ref.path, artifact, ref, None, None, limits)
-    except ArchiveError as e:
+    except PipwardenError as e:  # unreadable archive, or a defect in a check
         return artifact, None, [], str(e)
     return artifact, _slim(ctx), findings, None
 
 
 def _remote_job(
     path: Path, artifact: Artifact, ref: PackageRef, index_file: IndexFile, index_metadata: bytes | None,
-    limits: ArchiveLimits,
+    limits: ArchiveLimits, cache_root: Path | None,
 ) -> tuple[ArtifactContext, list[Finding]]:
-    """Analyse one downloaded artifact in a worker process."""
+    """Analyse one downloaded artifact (in a worker process when there are many) and cache the result."""
     ctx, findings = _analyze_file(path, artifact, ref, index_file, index_metadata, limits)
-    return _slim(ctx), findings
+    slim = _slim(ctx)
+    if cache_root is not None:
+        from pipwarden.analysis_cache import AnalysisCache, cache_key
+
+        key = cache_key(artifact, ref, index_file, index_metadata, limits)
+        AnalysisCache(cache_root).put(key, slim, findings)
+    return slim, findings
 
 
 def _worker_pool(jobs: int) -> ProcessPoolExecutor:
@@ -266,15 +272,19 @@ _KEEP_DATA = (".dist-info/", ".egg-info/")
 _KEEP_ROOT_FILES = frozenset({"PKG-INFO", "pyproject.toml", "setup.cfg", "setup.py"})
 
 
+def _keeps_data(path: str) -> bool:
+    """Metadata, build files and top-level package ``__init__.py`` (namespace declarations)."""
+    if path in _KEEP_ROOT_FILES or any(k in path for k in _KEEP_DATA):
+        return True
+    return path.endswith("/__init__.py") and (path.count("/") == 1 or (".data/" in path and path.count("/") == 3))
+
+
 def _slim(ctx: ArtifactContext) -> ArtifactContext:
     """The context with member bytes dropped except metadata, so it crosses processes cheaply.
     Package checks need names, sizes, hashes and the metadata files, not every module's text."""
     root = ctx.archive.root
-    members = tuple(
-        m if m.data is None or any(k in m.name for k in _KEEP_DATA)
-        or m.name.removeprefix(root) in _KEEP_ROOT_FILES else replace(m, data=None)
-        for m in ctx.archive.members
-    )
+    members = tuple(m if m.data is None or _keeps_data(m.name.removeprefix(root)) else replace(m, data=None)
+                    for m in ctx.archive.members)
     return ArtifactContext(ctx.package, ctx.artifact, replace(ctx.archive, members=members), extra=ctx.extra)
 
 
@@ -400,7 +410,10 @@ class Scanner:
         pkg = PackageRef(name=name, version=version, path=ref.path, origin=ref.origin)
         pctx = PackageContext(package=pkg, name=name, version=version, artifacts=contexts,
                               options=self.check_options())
-        findings.extend(self._package_findings(pctx))
+        try:
+            findings.extend(self._package_findings(pctx))
+        except PipwardenError as e:
+            errors.append(str(e))
         return self._result(pkg, name, version, "file", artifacts, findings, errors, pctx)
 
     # -- index packages -------------------------------------------------------------------
@@ -453,11 +466,7 @@ class Scanner:
             artifact = Artifact(f.filename, sha, size, url=f.url, path=got)
             artifacts.append(artifact)
             try:
-                if self._pool is not None:
-                    ctx, found = self._pool.submit(_remote_job, got, artifact, pkg, f, meta,
-                                                   self.options.limits).result()
-                else:
-                    ctx, found = _analyze_file(got, artifact, pkg, f, meta, self.options.limits)
+                ctx, found = self._analyze_download(got, artifact, pkg, f, meta)
             except ArchiveError as e:
                 errors.append(str(e))
                 continue
@@ -467,6 +476,31 @@ class Scanner:
                               project=page, release=release, index=client, options=self.check_options())
         findings.extend(self._package_findings(pctx))
         return self._result(pkg, page.name, str(version), "index", artifacts, findings, errors, pctx)
+
+    def _analyze_download(
+        self, path: Path, artifact: Artifact, pkg: PackageRef, f: IndexFile, meta: bytes | None
+    ) -> tuple[ArtifactContext, list[Finding]]:
+        """Findings of one downloaded file: from the analysis cache when these bytes were analysed
+        before with the same inputs and code, else analysed (in the worker pool when there is one)."""
+        cache_root = self._cache_root()
+        if cache_root is not None:
+            from pipwarden.analysis_cache import AnalysisCache, cache_key
+
+            key = cache_key(artifact, pkg, f, meta, self.options.limits)
+            hit = AnalysisCache(cache_root).get(key, artifact, pkg, f, meta)
+            if hit is not None:
+                return hit
+        job = (path, artifact, pkg, f, meta, self.options.limits, cache_root)
+        if self._pool is not None:
+            return self._pool.submit(_remote_job, *job).result()
+        return _remote_job(*job)
+
+    def _cache_root(self) -> Path | None:
+        if not self.options.use_cache:
+            return None
+        from pipwarden.index.cache import default_cache_dir
+
+        return self.options.cache_dir or default_cache_dir()
 
     def _release(self, name: str, version: str) -> ReleaseInfo | None:
         try:
@@ -480,7 +514,7 @@ class Scanner:
         for cls in package_checks():
             if cls.id in self.options.policy.disabled:
                 continue
-            yield from cls().run(ctx)
+            yield from run_check(cls(), ctx, f"{ctx.name} {ctx.version or ''}".strip())
 
     def _result(
         self, pkg: PackageRef, name: str, version: str | None, source: Literal["index", "file"],

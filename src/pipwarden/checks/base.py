@@ -219,6 +219,19 @@ def get_check(check_id: str) -> type[Check] | None:
     return _REGISTRY.get(check_id)
 
 
+def run_check(check: MemberCheck | ArtifactCheck | PackageCheck, ctx: Any, where: str = "") -> list[Finding]:
+    """The findings of one check. A defect in a check (any exception) becomes a CheckError that names
+    the check and the input, so one package is reported as an error instead of the run crashing."""
+    from pipwarden.errors import CheckError
+
+    try:
+        return list(check.run(ctx))
+    except Exception as e:  # any defect in a check becomes a reported error, never a traceback
+        detail = f"{type(e).__name__}: {e}".splitlines()[0][:200]
+        on = f" on {where}" if where else ""
+        raise CheckError(f"internal error in check {check.id}{on} ({detail}); please report this") from e
+
+
 def member_checks() -> list[type[MemberCheck]]:
     return [c for c in all_checks() if issubclass(c, MemberCheck)]
 
