@@ -43,7 +43,7 @@ def default_cache_dir() -> Path:
 
 @dataclass(frozen=True, slots=True)
 class CachedResponse:
-    """An HTTP response as the cache keeps it (only 200 responses are stored)."""
+    """An HTTP response as the cache keeps it (200, and 404/410 as remembered absence)."""
 
     url: str  # the URL asked for
     final_url: str  # the URL that answered, after redirects (relative links resolve against it)

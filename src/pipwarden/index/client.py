@@ -208,7 +208,9 @@ class IndexClient:
         if self.cache is not None:
             entry = self.cache.get_meta(url, accept)
             if entry is not None and self.cache.is_fresh(entry):
-                return _Response(200, entry.final_url, entry.content_type, entry.etag, entry.body)
+                return _Response(entry.status, entry.final_url, entry.content_type, entry.etag, entry.body)
+            if entry is not None and entry.status != 200:
+                entry = None  # a stale "not found" is asked again from scratch
         headers = {"Accept": accept}
         if entry is not None and entry.etag:
             headers["If-None-Match"] = entry.etag
@@ -216,12 +218,14 @@ class IndexClient:
         if response.status == 304 and entry is not None and self.cache is not None:
             entry = self.cache.refresh_meta(entry, accept)
             return _Response(200, entry.final_url, entry.content_type, entry.etag, entry.body)
-        if response.status == 200 and self.cache is not None:
+        # "Not found" is remembered for the same short time as a page: warm runs do not ask the
+        # Integrity API or the JSON API again for what they lacked a minute ago.
+        if response.status in (200, 404, 410) and self.cache is not None:
             self.cache.put_meta(
                 CachedResponse(
                     url=url,
                     final_url=response.final_url,
-                    status=200,
+                    status=response.status,
                     content_type=response.content_type,
                     etag=response.etag,
                     body=response.body,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from packaging.utils import (
@@ -24,8 +25,11 @@ from packaging.version import InvalidVersion, Version
 from pipwarden.models import Artifact, ArtifactKind, artifact_kind
 
 
+@lru_cache(maxsize=1 << 16)
 def parse_filename(filename: str) -> tuple[str, Version] | None:
-    """(normalised name, version) from a wheel or sdist filename, or None when it is neither."""
+    """(normalised name, version) from a wheel or sdist filename, or None when it is neither.
+
+    Memoised: trust checks ask for the versions of every file of a project, many times over."""
     try:
         if filename.endswith(".whl"):
             wname, wversion, _build, _tags = parse_wheel_filename(filename)
