@@ -11,6 +11,7 @@ import pytest
 
 from pipwarden.errors import IntegrityError
 from pipwarden.index.cache import Cache, CachedResponse, default_cache_dir
+from tests.indexserver import LocalIndex
 
 
 def files_under(root: Path) -> list[Path]:
@@ -101,3 +102,23 @@ def test_meta_roundtrip_ttl_and_corruption(tmp_path: Path) -> None:
     assert cache.get_meta(entry.url, "text/html") is None
     path.write_bytes(b"garbage without header")
     assert cache.get_meta(entry.url, "text/html") is None
+
+
+def test_parsed_page_round_trip_and_reuse(local_index: LocalIndex, tmp_path: Path) -> None:
+    """A project page parsed once is served from its parsed form while the body is unchanged."""
+    from pipwarden.index.client import IndexClient
+    from pipwarden.index.models import page_from_json, page_to_json
+    from tests.builders import make_sdist, make_wheel
+
+    local_index.add(make_wheel(tmp_path, "parsed", "1.0"), yanked="bad build")
+    local_index.add(make_sdist(tmp_path, "parsed", "1.0"), requires_python=">=3.8")
+    cache = Cache(tmp_path / "c", ttl=0)  # always revalidate: the body comes back as a 304
+    with IndexClient(local_index.url, cache=cache) as client:
+        first = client.project("parsed")
+        assert page_from_json(page_to_json(first)) == first
+        pages = list((tmp_path / "c" / "pages").rglob("*.json"))
+        assert len(pages) == 1
+        second = client.project("parsed")
+    assert second == first
+    assert {f.filename: f.yanked for f in second.files} == {"parsed-1.0-py3-none-any.whl": True,
+                                                           "parsed-1.0.tar.gz": False}

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from pipwarden.errors import IntegrityError
 
@@ -169,6 +169,20 @@ class Cache:
         line = json.dumps(header, separators=(",", ":")).encode() + b"\n"
         with contextlib.suppress(OSError):
             _write_atomically(self._meta_path(entry.url, accept), [line, entry.body])
+
+    def _parsed_path(self, key: str) -> Path:
+        return self.root / "pages" / key[:2] / f"{key}.json"
+
+    def get_parsed(self, key: str) -> Any | None:
+        """A parsed form of a response body stored under ``key`` (a digest of the body), or None."""
+        try:
+            return json.loads(self._parsed_path(key).read_bytes())
+        except (OSError, ValueError):
+            return None
+
+    def put_parsed(self, key: str, doc: Any) -> None:
+        with contextlib.suppress(OSError, TypeError, ValueError):
+            _write_atomically(self._parsed_path(key), [json.dumps(doc, separators=(",", ":")).encode()])
 
     def refresh_meta(self, entry: CachedResponse, accept: str) -> CachedResponse:
         """Mark a revalidated (304) entry fresh again; returns the refreshed entry."""

@@ -34,7 +34,7 @@ from pipwarden import __version__
 from pipwarden.errors import IndexClientError, IntegrityError, NotFoundError, PipwardenError
 from pipwarden.index.cache import Cache, CachedResponse
 from pipwarden.index.config import check_index_url, is_insecure, redact_url, split_credentials
-from pipwarden.index.models import IndexFile, ProjectPage, ReleaseInfo
+from pipwarden.index.models import IndexFile, ProjectPage, ReleaseInfo, page_from_json, page_to_json
 from pipwarden.index.simple import ACCEPT_SIMPLE, media_type, parse_json_api, parse_project_page
 
 ACCEPT_JSON = "application/json"
@@ -253,7 +253,22 @@ class IndexClient:
             raise NotFoundError(f"no project named {name} on {self.display_url}")
         if response.status != 200:
             raise self._status_error(url, response.status)
-        return parse_project_page(response.body, response.content_type, response.final_url, name)
+        if self.cache is None:
+            return parse_project_page(response.body, response.content_type, response.final_url, name)
+        # Large pages (thousands of files) cost more to parse than to load as JSON: keep the
+        # parsed page under a digest of exactly what was parsed, and of the parser's version.
+        digest = hashlib.sha256(f"{__version__}\0{response.final_url}\0{response.content_type}\0".encode())
+        digest.update(response.body)
+        key = digest.hexdigest()
+        stored = self.cache.get_parsed(key)
+        if isinstance(stored, dict):
+            try:
+                return page_from_json(stored)
+            except (KeyError, TypeError, ValueError):
+                pass
+        page = parse_project_page(response.body, response.content_type, response.final_url, name)
+        self.cache.put_parsed(key, page_to_json(page))
+        return page
 
     # -- JSON API and Integrity API ----------------------------------------------------------
 

@@ -131,3 +131,38 @@ class ReleaseInfo:
     vulnerabilities: tuple[Mapping[str, Any], ...] = ()
     # PEP 753-era ``ownership`` block (organization, roles) when the index gives it.
     ownership: Mapping[str, Any] | None = None
+
+
+def _file_to_json(f: IndexFile) -> dict[str, Any]:
+    return {
+        "filename": f.filename, "url": f.url, "hashes": dict(f.hashes), "requires_python": f.requires_python,
+        "yanked": f.yanked, "yanked_reason": f.yanked_reason,
+        "upload_time": f.upload_time.isoformat() if f.upload_time else None, "size": f.size,
+        "core_metadata": f.core_metadata if isinstance(f.core_metadata, bool) else dict(f.core_metadata),
+        "provenance": f.provenance,
+    }
+
+
+def _file_from_json(d: Mapping[str, Any]) -> IndexFile:
+    upload = d.get("upload_time")
+    return IndexFile(
+        filename=d["filename"], url=d["url"], hashes=dict(d.get("hashes") or {}),
+        requires_python=d.get("requires_python"), yanked=bool(d.get("yanked")), yanked_reason=d.get("yanked_reason"),
+        upload_time=datetime.fromisoformat(upload) if upload else None, size=d.get("size"),
+        core_metadata=d.get("core_metadata") or False, provenance=d.get("provenance"),
+    )
+
+
+def page_to_json(page: ProjectPage) -> dict[str, Any]:
+    """A parsed project page as JSON, so warm runs need not parse a large HTML page again."""
+    return {
+        "name": page.name, "url": page.url, "files": [_file_to_json(f) for f in page.files],
+        "versions": list(page.versions), "status": page.status, "status_reason": page.status_reason,
+    }
+
+
+def page_from_json(d: Mapping[str, Any]) -> ProjectPage:
+    return ProjectPage(
+        name=d["name"], url=d["url"], files=tuple(_file_from_json(f) for f in d["files"]),
+        versions=tuple(d.get("versions") or ()), status=d.get("status"), status_reason=d.get("status_reason"),
+    )
