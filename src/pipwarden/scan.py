@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -122,6 +123,7 @@ def expand_targets(texts: Iterable[str]) -> list[PackageRef]:
 # --- choosing what pip would install ---------------------------------------------------
 
 
+@lru_cache(maxsize=1)
 def _supported_tags() -> dict[str, int]:
     from packaging.tags import sys_tags
 

@@ -68,6 +68,11 @@ class IndexFile:
     core_metadata: bool | Mapping[str, str] = False
     # PEP 740: URL of the file's provenance document, when given.
     provenance: str | None = None
+    # (name, version) parsed from the filename once: checks ask for versions of every file often.
+    parsed: tuple[str, Version] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parsed", parse_filename(self.filename))
 
     @property
     def kind(self) -> ArtifactKind:
@@ -75,8 +80,7 @@ class IndexFile:
 
     @property
     def version(self) -> Version | None:
-        parsed = parse_filename(self.filename)
-        return parsed[1] if parsed else None
+        return self.parsed[1] if self.parsed else None
 
     @property
     def sha256(self) -> str | None:
