@@ -5,8 +5,8 @@
 * benign: the latest sdist (else the smallest wheel) of each project in ``benign-dev.txt``,
   downloaded once from the configured index into ``bench/.cache/benign`` (gitignored).
 
-The index is pip's configured index (``PIP_INDEX_URL``) else pip's own default, read from pip
-itself; no registry host is written here.
+The index is the one pip is configured with, else pip's own default (pipwarden's
+``configured_index_url``), reached through pipwarden's IndexClient; no registry host is written here.
 """
 
 from __future__ import annotations
@@ -21,19 +21,19 @@ import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
 
-import httpx
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
-    canonicalize_name,
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from packaging.version import Version
+
+from pipwarden.errors import PipwardenError
+from pipwarden.index.client import IndexClient
+from pipwarden.index.config import configured_index_url
+from pipwarden.index.models import IndexFile
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE.parent / ".cache"
@@ -41,7 +41,6 @@ CORPUS = Path(os.environ.get("PIPWARDEN_CORPUS", HERE.parents[2] / "shared" / "c
 if not CORPUS.exists():
     CORPUS = Path("/work/shared/corpus")
 PASSWORD = b"infected"
-TIMEOUT = httpx.Timeout(30.0, connect=15.0)
 
 
 @dataclass(frozen=True)
@@ -76,115 +75,38 @@ def benign_names() -> list[str]:
     return [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
 
 
-def index_url() -> str:
-    env = os.environ.get("PIP_INDEX_URL")
-    if env:
-        return env.rstrip("/") + "/"
-    from pip._internal.models.index import PyPI
-
-    return str(PyPI.simple_url).rstrip("/") + "/"
-
-
-class _Links(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: list[tuple[str, dict[str, str | None]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            d = dict(attrs)
-            if d.get("href"):
-                self.links.append((d["href"] or "", d))
-
-
-@dataclass(frozen=True)
-class _File:
-    filename: str
-    url: str
-    sha256: str | None
-    version: Version
-    kind: str
-
-
-def _project_files(client: httpx.Client, base: str, name: str) -> list[_File]:
-    url = urljoin(base, canonicalize_name(name) + "/")
-    r = client.get(url, headers={"Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"})
-    r.raise_for_status()
-    raw: list[tuple[str, str, str | None, bool]] = []  # filename, url, sha256, yanked
-    if "json" in r.headers.get("content-type", ""):
-        for f in r.json()["files"]:
-            raw.append((f["filename"], urljoin(str(r.url), f["url"]), f.get("hashes", {}).get("sha256"),
-                        bool(f.get("yanked"))))
-    else:
-        p = _Links()
-        p.feed(r.text)
-        for href, attrs in p.links:
-            full = urljoin(str(r.url), href)
-            path, _, frag = full.partition("#")
-            digest = frag.split("=", 1)[1] if frag.startswith("sha256=") else None
-            raw.append((Path(urlsplit(path).path).name, path, digest, "data-yanked" in attrs))
-    files: list[_File] = []
-    for filename, furl, digest, yanked in raw:
-        if yanked:
-            continue
-        try:
-            if filename.endswith(".whl"):
-                _, ver, _, _ = parse_wheel_filename(filename)
-                kind = "wheel"
-            elif filename.endswith((".tar.gz", ".zip")):
-                _, ver = parse_sdist_filename(filename)
-                kind = "sdist"
-            else:
-                continue
-        except (InvalidWheelFilename, InvalidSdistFilename, ValueError):
-            continue
-        files.append(_File(filename, furl, digest, ver, kind))
-    return files
-
-
-def _choose(files: list[_File]) -> _File | None:
-    final = [f for f in files if not f.version.is_prerelease and not f.version.is_devrelease] or files
+def _choose(files: list[IndexFile]) -> IndexFile | None:
+    """The latest final release's sdist, else its pure wheel, else a Linux x86_64 wheel."""
+    usable = [f for f in files if not f.yanked and f.version is not None and f.kind in ("sdist", "wheel")]
+    final = [f for f in usable if f.version and not f.version.is_prerelease and not f.version.is_devrelease]
+    final = final or usable
     if not final:
         return None
-    latest = max(f.version for f in final)
+    latest = max(f.version for f in final if f.version is not None)
     cands = [f for f in final if f.version == latest]
-    sdists = [f for f in cands if f.kind == "sdist"]
+    sdists = [f for f in cands if f.kind == "sdist" and f.filename.endswith((".tar.gz", ".zip"))]
     if sdists:
         return sdists[0]
     pure = [f for f in cands if f.filename.endswith("-none-any.whl")]
     if pure:
         return pure[0]
-    # No sdist, no pure wheel: the smallest platform wheel is as good a sample as any (we cannot
-    # know sizes before downloading, so prefer Linux x86_64 manylinux for realism, then anything).
     linux = [f for f in cands if "manylinux" in f.filename and "x86_64" in f.filename]
     return (linux or cands)[0]
 
 
-def _fetch_one(client: httpx.Client, base: str, name: str, dest: Path) -> tuple[str, str | None, str | None]:
+def _fetch_one(client: IndexClient, name: str, dest: Path) -> tuple[str, str | None, str | None]:
     try:
-        chosen = _choose(_project_files(client, base, name))
-    except (httpx.HTTPError, ValueError, KeyError) as e:
-        return name, None, f"index: {e}"
-    if chosen is None:
-        return name, None, "no installable files"
-    target = dest / chosen.filename
-    if target.exists():
-        return name, chosen.filename, None
-    digest = hashlib.sha256()
-    tmp = target.with_suffix(target.suffix + ".part")
-    try:
-        with client.stream("GET", chosen.url) as r, tmp.open("wb") as fh:
-            r.raise_for_status()
-            for chunk in r.iter_bytes(1 << 16):
-                digest.update(chunk)
-                fh.write(chunk)
-    except httpx.HTTPError as e:
-        tmp.unlink(missing_ok=True)
-        return name, None, f"download: {e}"
-    if chosen.sha256 and digest.hexdigest() != chosen.sha256:
-        tmp.unlink(missing_ok=True)
-        return name, None, "digest mismatch"
-    tmp.replace(target)
+        chosen = _choose(list(client.project(name).files))
+        if chosen is None:
+            return name, None, "no installable files"
+        target = dest / chosen.filename
+        if not target.exists():
+            got = client.fetch(chosen)  # verified against the index digest
+            tmp = target.with_suffix(target.suffix + ".part")
+            shutil.copyfile(got, tmp)
+            tmp.replace(target)
+    except PipwardenError as e:
+        return name, None, str(e)
     return name, chosen.filename, None
 
 
@@ -197,11 +119,10 @@ def benign_samples(refresh: bool = False, workers: int = 8, log: bool = True) ->
     names = benign_names()
     todo = [n for n in names if refresh or n not in manifest or not (dest / manifest[n]).exists()]
     if todo:
-        base = index_url()
         if log:
             print(f"fetching {len(todo)} benign projects from the configured index ...", flush=True)
-        with httpx.Client(timeout=TIMEOUT, follow_redirects=True) as client, ThreadPoolExecutor(workers) as ex:
-            for name, filename, err in ex.map(lambda n: _fetch_one(client, base, n, dest), todo):
+        with IndexClient(configured_index_url(), max_workers=workers) as client, ThreadPoolExecutor(workers) as ex:
+            for name, filename, err in ex.map(lambda n: _fetch_one(client, n, dest), todo):
                 if filename:
                     manifest[name] = filename
                 elif log:

@@ -51,7 +51,7 @@ class Persistence(MemberCheck):
                     break
                 if not (c.name.startswith(_WRITERS) or c.name in SPAWN_CALLS):
                     continue
-                text = " ".join([command_text(c)] if c.name in SPAWN_CALLS else list(c.strings))
+                text = " ".join([command_text(c)]) if c.name in SPAWN_CALLS else "/".join(c.strings)
                 m = PERSISTENCE_RE.search(text)
                 if not m:
                     continue
@@ -85,14 +85,14 @@ class AntiAnalysis(MemberCheck):
 
     def run(self, ctx: MemberContext) -> Iterable[Finding]:
         low = ctx.data.lower()
-        if sum(1 for h in ANTI_ANALYSIS_HINTS if h in low) < 2:
+        if sum(1 for h in ANTI_ANALYSIS_HINTS if h in low) < 3:
             return
         hits: dict[str, int] = {}
         for m in ANTI_ANALYSIS_RE.finditer(ctx.text):
             hits.setdefault(m.group(0).lower(), m.start())
             if len(hits) >= 3:
                 break
-        if len(hits) < 2:
+        if len(hits) < 3:
             return
         first = min(hits.values())
         line = ctx.text.count("\n", 0, first) + 1

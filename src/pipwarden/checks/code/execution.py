@@ -53,16 +53,24 @@ def _spawn_severity(fact: CallFact, cmd: str) -> tuple[Severity, str]:
         return Severity.HIGH, "starts a hidden process"
     if re.search(r"(?i)https?://", text):
         return Severity.HIGH, "command contains a URL"
-    ident = fact.taint & IDENTITY_TAGS - {"cwd", "home", "files"}
+    cmd_taint = _command_taint(fact)
+    ident = cmd_taint & IDENTITY_TAGS - {"cwd", "home", "files", "env"}
     if ident:
         return Severity.HIGH, f"command built from {', '.join(sorted(ident))}"
-    if "decoded" in fact.taint:
+    if "decoded" in cmd_taint:
         return Severity.HIGH, "command built from decoded data"
     if cmd and build_tool(cmd):
         return Severity.LOW, "runs a build tool"
+    if fact.ctx == "install" and ("called from" in fact.via or " via " in fact.via or "build" in fact.via):
+        return Severity.LOW, "runs a command from a build helper"
     if cmd and not cmd.startswith("{}") and re.match(r"^[\w./-]+", cmd):
         return Severity.MEDIUM, "runs a command"
     return Severity.MEDIUM, "runs a computed command"
+
+
+def _command_taint(fact: CallFact) -> frozenset[str]:
+    """Taint of the command itself (first argument or ``args=``), not of ``env=``/``cwd=``."""
+    return fact.arg_taint[0] if fact.arg_taint else fact.taint
 
 
 def _kw_hidden(fact: CallFact) -> bool:
@@ -160,7 +168,7 @@ class ExecDecoded(MemberCheck):
                 elif steps and not weak:
                     what = "data decoded with " + " → ".join(steps)
                 elif "decoded" in ex.arg_taint:
-                    what = "decoded data"
+                    what = "decoded or decrypted data"
                 elif steps and ex.payload and len(ex.payload) > 20:
                     what = "a string assembled from pieces (" + " → ".join(steps) + ")"
                 else:
@@ -249,28 +257,57 @@ class DownloadAndExecute(MemberCheck):
                         f"{c.name}() of data fetched from the network {where(c)}{facts.layer_note()}",
                         file=ctx.path, line=outer or c.line, evidence=facts.line_text(c.line),
                         severity=Severity.CRITICAL if early(c.ctx) else Severity.HIGH)
-            # fetch -> write -> run within one scope
+            # fetch or decode -> write -> run, within one scope
             by_scope: dict[int, list[CallFact]] = {}
             for c in facts.calls:
                 by_scope.setdefault(c.scope, []).append(c)
             for calls in by_scope.values():
                 fetch = [c for c in calls if c.name in NET_CALLS or c.name.endswith(("urlretrieve", "wget.download"))]
-                if not fetch:
+                drops = [c for c in calls if c.name.endswith((".write", ".write_bytes", ".write_text"))
+                         and {"net-data", "decoded"} & c.taint]
+                if not fetch and not drops:
                     continue
+                first = min(c.line for c in fetch + drops)
                 runs = [c for c in calls if (c.name in SPAWN_CALLS or c.name in ("os.chmod", "os.startfile"))
-                        and c.line >= fetch[0].line]
-                wrote = any(c.name in ("open", "io.open", "builtins.open") and c.line >= fetch[0].line
-                            and any(m in ("wb", "w+b", "ab", "bw") for m in c.strings) for c in calls) or any(
+                        and c.line >= first]
+                wrote = bool(drops) or any(
+                    c.name in ("open", "io.open", "builtins.open") and c.line >= first
+                    and any(m in ("wb", "w+b", "ab", "bw") for m in c.strings) for c in calls) or any(
                     c.name.endswith(("urlretrieve", "wget.download")) for c in fetch)
-                if runs and wrote:
-                    r = runs[0]
-                    if r.name not in ("os.chmod",) and build_tool(command_text(r)) and "net-data" not in r.taint:
-                        continue
-                    yield self.finding(
-                        f"downloads with {fetch[0].name}(), writes the bytes and runs {r.name}() {where(r)}"
-                        f"{facts.layer_note()}",
-                        file=ctx.path, line=outer or r.line, evidence=facts.line_text(r.line),
-                        severity=Severity.CRITICAL if early(r.ctx) else Severity.HIGH)
+                if not (runs and wrote):
+                    continue
+                r = runs[0]
+                if r.name != "os.chmod" and build_tool(command_text(r)) and not {"net-data", "decoded"} & r.taint \
+                        and not drops:
+                    continue
+                src = f"downloads with {fetch[0].name}()" if fetch else "decodes a payload"
+                yield self.finding(
+                    f"{src}, writes it to a file and runs {r.name}() {where(r)}{facts.layer_note()}",
+                    file=ctx.path, line=outer or r.line, evidence=facts.line_text(r.line),
+                    severity=Severity.CRITICAL if early(r.ctx) else Severity.MEDIUM)
+
+
+@register
+class InstallTimeWrite(MemberCheck):
+    """``setup.py`` (or code it runs at install time) writes a file outside the package: into the
+    user's home, ``APPDATA``, a temp or system folder.
+
+    A build writes into its build tree; writing elsewhere at install time plants files (browser
+    extensions, scripts, shortcuts) on the machine before anything was vetted. High.
+    """
+
+    id = "PW105"
+    severity = Severity.HIGH
+    title = "setup.py writes outside the package at install time"
+    roles = frozenset({"setup"})
+
+    def run(self, ctx: MemberContext) -> Iterable[Finding]:
+        for facts, outer in layers(ctx):
+            for c in facts.calls:
+                if c.ctx == "install" and c.name in ("open", "io.open", "builtins.open") and _writes_outside(c):
+                    yield self.finding(f"open() for writing outside the package {where(c)}{facts.layer_note()}",
+                                       file=ctx.path, line=outer or c.line, evidence=facts.line_text(c.line))
+                    break
 
 
 @register
@@ -312,7 +349,8 @@ class DropperCommand(MemberCheck):
                                    evidence=facts.line_text(c.line), severity=sev)
 
 
-_DANGEROUS_DYNAMIC = EXEC_CALLS | SPAWN_CALLS | {"__import__", "os", "subprocess", "builtins.exec"}
+_DANGEROUS_DYNAMIC = EXEC_CALLS | SPAWN_CALLS | {"__import__", "os", "subprocess", "builtins.exec",
+                                                  "<computed builtin>"}
 
 
 @register
@@ -336,6 +374,7 @@ class DynamicDangerousName(MemberCheck):
                     continue
                 # __import__('os').system(...) with a literal module is mild; a computed name is not.
                 literal = c.dynamic == "__import__" and isinstance(c.node.func, ast.Attribute)
+                literal = literal or (c.name == "<computed builtin>" and not early(c.ctx))
                 sev = Severity.HIGH if early(c.ctx) and not literal else Severity.MEDIUM
                 if literal and not early(c.ctx):
                     sev = Severity.LOW

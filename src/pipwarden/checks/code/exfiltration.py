@@ -3,6 +3,7 @@ that sends data away — in the same scope, followed through assignments and hel
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable
 
 from pipwarden.checks.base import MemberCheck, MemberContext, register
@@ -124,12 +125,21 @@ class DnsExfiltration(MemberCheck):
     def run(self, ctx: MemberContext) -> Iterable[Finding]:
         for facts, outer in layers(ctx):
             for c in facts.calls:
-                if c.name in DNS_CALLS and c.taint & (IDENTITY_TAGS - {"env"}) - {"ip"}:
+                if c.name in DNS_CALLS and c.taint & (IDENTITY_TAGS - {"env"}) - {"ip"} and c.node.args and \
+                        not _bare_source(c.node.args[0], facts):
                     tags = c.taint & IDENTITY_TAGS
                     yield self.finding(
                         f"DNS lookup of {_describe(tags)} with {c.name}() {where(c)}{facts.layer_note()}",
                         file=ctx.path, line=outer or c.line, evidence=facts.line_text(c.line),
                         severity=Severity.CRITICAL if early(c.ctx) else Severity.HIGH)
+
+
+def _bare_source(node: ast.expr, facts: ModuleFacts) -> bool:
+    """``gethostbyname(socket.gethostname())`` (or of a variable holding just that) resolves the
+    machine's own name, a common way to find the local IP; it sends nothing anywhere."""
+    if isinstance(node, ast.Name) and node.id in facts._values:
+        node = facts._values[node.id]
+    return isinstance(node, ast.Call) and (facts.resolve(node.func) or "") in SOURCE_CALLS
 
 
 _SECRET_STORES = frozenset({"browser secrets", "Discord tokens", "crypto wallets", "Telegram session"})
@@ -170,7 +180,7 @@ class CredentialAccess(MemberCheck):
                     continue
                 seen.add(kind)
                 stealer = kind in _SECRET_STORES
-                if sends and (stealer or early(c.ctx)):
+                if sends and stealer:
                     sev = Severity.CRITICAL if early(c.ctx) or any(early(s.ctx) for s in sends) else Severity.HIGH
                 elif stealer:
                     sev = Severity.MEDIUM
@@ -183,9 +193,11 @@ class CredentialAccess(MemberCheck):
 
 
 def _real_secret(token: str) -> bool:
-    """Placeholders in documentation (XXXX, 0000, <token>) are not webhooks."""
-    tail = token.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
-    return len(set(tail.lower())) >= 8
+    """Placeholders in documentation and tests (XXXX, 0000, abcdef, 123456) are not webhooks."""
+    tail = token.rsplit("/", 1)[-1].rsplit(":", 1)[-1].lower()
+    if any(p in token.lower() for p in ("abcdef", "123456", "xxxx", "0000", "example", "your", "token", "secret")):
+        return False
+    return len(set(tail)) >= 10
 
 
 @register
@@ -251,9 +263,10 @@ class SuspiciousInfrastructure(MemberCheck):
                 seen.add(hosts[0])
                 active = c.name in NET_CALLS or c.name in SEND_CALLS or c.name.startswith(("subprocess", "os."))
                 weak = hosts[0].startswith(("URL shortener", "paste"))
+                catcher = hosts[0].startswith(("request catcher", "tunnel", "onion"))
                 if active and early(c.ctx):
                     sev = Severity.HIGH
-                elif active and not weak:
+                elif active and catcher and not weak:
                     sev = Severity.MEDIUM
                 else:
                     sev = Severity.LOW

@@ -55,6 +55,7 @@ class CallFact:
     taint: frozenset[str]
     strings: tuple[str, ...]
     dynamic: str = ""  # how the name was hidden (getattr, __import__, globals()[...]) if it was
+    arg_taint: tuple[frozenset[str], ...] = ()  # taint of the first positional argument, if any
     ctx: str = "function"
     via: str = ""
 
@@ -96,14 +97,16 @@ class ModuleFacts:
     """Facts of one module (or one decoded layer of it)."""
 
     def __init__(self, tree: ast.Module, role: str, text: str, *, depth: int = 0,
-                 base_ctx: str | None = None, steps: tuple[str, ...] = ()) -> None:
+                 base_ctx: str | None = None, steps: tuple[str, ...] = (), script: bool = True) -> None:
         self.tree = tree
         self.role = role
         self.text = text
         self.depth = depth
         self.steps = steps  # how this layer was decoded from the file ('' for the file itself)
         self.base_ctx = base_ctx
+        self.script = script  # the file pip runs itself (setup.py), not a module it imports
         self.aliases: dict[str, str] = {}
+        self.hidden_aliases: dict[str, str] = {}  # alias -> how it was hidden (getattr, globals()[...])
         self.types: dict[str, str] = {}
         self.consts: dict[str, ast.expr] = {}
         self.calls: list[CallFact] = []
@@ -172,6 +175,7 @@ class ModuleFacts:
             ident = node.id
             if ident in self.aliases:
                 base = self.aliases[ident]
+                how = self.hidden_aliases.get(ident, "")
             elif ident in self.types:
                 base = self.types[ident]
             else:
@@ -187,6 +191,8 @@ class ModuleFacts:
                 attr = self._const_str(node.args[1])
                 holder = self._plain(node.args[0]) if not isinstance(node.args[0], ast.Call) else \
                     self._resolve(node.args[0])[0]
+                if attr is None and holder in _BUILTIN_HOLDERS:
+                    return "<computed builtin>", "getattr"
                 if attr is None or holder is None:
                     return None, ""
                 base = attr if holder in _BUILTIN_HOLDERS else f"{holder}.{attr}"
@@ -256,7 +262,7 @@ class ModuleFacts:
             for d in stmt.decorator_list:
                 self._expr_stmt(d, scope)
             if self._quiet(stmt):
-                self._light(stmt, sub)
+                self._light(stmt, sub)  # a quiet function cannot call a tainted helper usefully
             else:
                 self._body(stmt.body, sub, cls=None)
             return
@@ -306,8 +312,7 @@ class ModuleFacts:
             return
         # Simple statements.
         self._names(stmt)
-        if not self._is_hot(stmt) and not self._taint[scope.id]:
-            self._light(stmt, scope)
+        if not self._is_hot(stmt) and not self._taint[scope.id] and not self._light(stmt, scope):
             return
         self._expr_stmt(stmt, scope)
         if isinstance(stmt, ast.Return) and stmt.value is not None and scope.kind != "module":
@@ -336,23 +341,28 @@ class ModuleFacts:
         i = bisect.bisect_left(self._hot, lo)
         return i < len(self._hot) and self._hot[i] <= hi
 
-    def _light(self, root: ast.AST, scope: Scope) -> None:
-        """Reachability edges, imports and long literals only: nothing here can be a sink."""
+    def _light(self, root: ast.AST, scope: Scope) -> bool:
+        """Reachability edges, imports and long literals only: nothing here can be a sink. True
+        when the statement calls a helper whose result is tainted (it then needs a full look)."""
+        tainted_call = False
         for node in ast.walk(root):
             if isinstance(node, ast.Call):
                 func = node.func
                 if isinstance(func, ast.Name):
                     scope.callees.add(func.id)
+                    tainted_call = tainted_call or func.id in self.returns or func.id in self.hidden_aliases \
+                        or self.aliases.get(func.id, "") in EXEC_CALLS
                 elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and \
                         func.value.id in ("self", "cls"):
                     scope.callees.add(f"@self.{func.attr}")
             elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node is not root:
                 self.defs.setdefault(node.name, scope.id)
             elif isinstance(node, ast.Constant):
-                if isinstance(node.value, str | bytes) and len(node.value) >= 120:
+                if isinstance(node.value, str | bytes) and len(node.value) >= 80:
                     self._long.append(node)
             elif isinstance(node, ast.Import | ast.ImportFrom):
                 self._names(node)
+        return tainted_call
 
     def _assign(self, target: ast.expr, value: ast.expr, scope: Scope, augment: bool = False) -> None:
         tags = self._tags(value, scope)
@@ -381,13 +391,17 @@ class ModuleFacts:
                     if mod:
                         self.aliases[target.id] = mod
                 elif isinstance(value.func, ast.Name) and value.func.id == "getattr":
-                    resolved, _ = self._resolve(value)
+                    resolved, how = self._resolve(value)
                     if resolved:
                         self.aliases[target.id] = resolved
+                        if how:
+                            self.hidden_aliases[target.id] = how
             elif isinstance(value, ast.Name | ast.Attribute | ast.Subscript):
                 resolved, how = self._resolve(value)
                 if resolved and (how or resolved in EXEC_CALLS or "." in resolved) and resolved != target.id:
                     self.aliases[target.id] = resolved
+                    if how:
+                        self.hidden_aliases[target.id] = how
 
     def _tags(self, expr: ast.AST, scope: Scope) -> frozenset[str]:
         return self._summary(expr, scope)[0]
@@ -453,7 +467,7 @@ class ModuleFacts:
                 tags.add("net-data")
                 if any(_IP_SERVICE.search(s) for a in node.args[:1] for s in self._summary(a, scope)[1]):
                     tags.add("ip")
-            elif name in DECODE_CALLS:
+            elif name in DECODE_CALLS or name.endswith((".decrypt", "decrypt_and_verify")):
                 tags.add("decoded")
             elif name in ("open", "io.open", "codecs.open", "pathlib.Path", "builtins.open"):
                 tags.add("file-data")
@@ -467,7 +481,7 @@ class ModuleFacts:
         for sub in _walk_no_defs(node):
             if isinstance(sub, ast.Call):
                 self._call(sub, scope)
-            elif isinstance(sub, ast.Constant) and isinstance(sub.value, str | bytes) and len(sub.value) >= 120:
+            elif isinstance(sub, ast.Constant) and isinstance(sub.value, str | bytes) and len(sub.value) >= 80:
                 self._long.append(sub)
 
     def _call(self, node: ast.Call, scope: Scope) -> None:
@@ -480,9 +494,15 @@ class ModuleFacts:
             taint=self._tags_args(node, scope),
             strings=self._arg_strings(node, scope),
             dynamic=how,
+            arg_taint=(self._tags(node.args[0], scope),) if node.args else (),
         )
         self.calls.append(fact)
         if how and name:
+            self.dynamic_names.append(fact)
+        elif name == "getattr" and len(node.args) >= 2 and self._plain(node.args[0]) in _BUILTIN_HOLDERS \
+                and self._const_str(node.args[1]) is None:
+            # map(getattr(__builtins__, <computed>), ...): a builtin fetched by a computed name
+            fact.name, fact.dynamic = "<computed builtin>", "getattr"
             self.dynamic_names.append(fact)
         # Edges for reachability: local functions, classes, methods, thread targets, cmdclass.
         func = node.func
@@ -552,7 +572,7 @@ class ModuleFacts:
                 ctx = base or ("install" if self.role == "setup" else "import")
                 roots.append((s, ctx, "module level"))
             elif s.kind == "main":
-                ctx = base or ("install" if self.role == "setup" else "main")
+                ctx = base or ("install" if self.role == "setup" and self.script else "main")
                 roots.append((s, ctx, "__main__ block"))
             elif s.cls and s.cls in self.command_classes and self.role == "setup":
                 roots.append((s, base or "install", f"setup command {s.name}()"))
@@ -655,7 +675,8 @@ HOT_RE = re.compile(
     r"|://|\.ssh|\.aws|leveldb|Login Data|Cookies|Local State|wallet|passwd|clipboard|paste\(|ImageGrab"
     r"|screenshot|FunctionType|\[::-1\]|Thread\(|atexit|chmod|cmdclass|setup\(|Startup|autostart|CurrentVersion"
     r"|LaunchAgents|systemd|bashrc|zshrc|\.profile|cron|lambda\s+\w+\s*:|chr\(|\bwget\b|curl|powershell|dns"
-    r"|aiohttp|urllib3|pycurl|telnetlib|webhook|Image\.open|stegano|xmrig|stratum"
+    r"|aiohttp|urllib3|pycurl|telnetlib|webhook|Image\.open|stegano|xmrig|stratum|\.connect(?:_ex)?\("
+    r"|\.send(?:all|to|mail|_message)?\(|\.recv\("
 )
 
 
@@ -733,6 +754,8 @@ def command_text(fact: CallFact) -> str:
         for e in arg.elts:
             if isinstance(e, ast.Constant) and isinstance(e.value, str):
                 parts.append(e.value)
+            elif isinstance(e, ast.Attribute) and e.attr == "executable":
+                parts.append("python")
             else:
                 parts.append("{}")
         return " ".join(parts)

@@ -15,8 +15,8 @@ from pipwarden.checks.base import ArtifactCheck, ArtifactContext, MemberCheck, M
 from pipwarden.checks.code.indicators import SHADOWED_COMMANDS
 from pipwarden.models import Finding, Severity
 
-_PTH_DANGER = (b"exec", b"eval", b"base64", b"subprocess", b"os.system", b"socket", b"urllib", b"requests",
-               b"compile", b"marshal", b"zlib", b"__import__", b"popen", b"b64decode", b"http")
+_PTH_DANGER = (b"base64", b"b64decode", b"subprocess", b"os.system", b"socket", b"urllib", b"requests", b"marshal",
+               b"zlib", b"popen", b"http", b"codecs", b"fromhex", b"unhexlify", b"spawn", b"startfile")
 
 
 @register
@@ -24,9 +24,10 @@ class PthExecutes(MemberCheck):
     """A ``.pth`` file contains an executable line (one starting with ``import``).
 
     Python runs such lines at every interpreter start, for every program, once the package is
-    installed: the most persistent hook there is. A bare ``import module`` is used by a few
-    tools (coverage, editable installs, namespace shims) and is reported at medium severity; a
-    line that also decodes, executes, spawns or connects is high.
+    installed: the most persistent hook there is. Coverage, setuptools, editable installs and
+    namespace shims use such lines to import a module or set a flag, so a line is low severity
+    unless it also decodes, spawns or connects, which makes it high. (The modules a ``.pth``
+    imports are themselves analysed as import-time code.)
     """
 
     id = "PW104"
@@ -38,13 +39,13 @@ class PthExecutes(MemberCheck):
         for lineno, raw in enumerate(ctx.data.splitlines(), start=1):
             if not raw.startswith((b"import ", b"import\t")):
                 continue
-            danger = any(tok in raw for tok in _PTH_DANGER) or raw.count(b";") > 1
+            danger = any(tok in raw for tok in _PTH_DANGER)
             yield self.finding(
                 ".pth line runs at every Python start" + (" and decodes, executes or connects" if danger else ""),
                 file=ctx.path,
                 line=lineno,
                 evidence=raw.decode("utf-8", "replace"),
-                severity=Severity.HIGH if danger else Severity.MEDIUM,
+                severity=Severity.HIGH if danger else Severity.LOW,
             )
 
 
@@ -175,8 +176,9 @@ class ShadowingEntryPoint(ArtifactCheck):
                     scripts += [(k, v) for k, v in _SETUP_SCRIPT.findall(text)]
             elif base == "setup.py" and m.name.count("/") <= 1 and b"console_scripts" in m.data:
                 scripts = _SETUP_SCRIPT.findall(m.data.decode("utf-8", "replace"))
+            owner = _project_of(m.name.rsplit("!/", 1)[0].rsplit("/", 1)[-1]) if "!/" in m.name else project
             for script, target in scripts:
-                if script.lower() in SHADOWED_COMMANDS and not _own_command(script, project):
+                if script.lower() in SHADOWED_COMMANDS and not _own_command(script, owner):
                     yield self.finding(f"script {script!r} -> {target} shadows the {script} command",
                                        file=m.name, line=None, evidence=f"{script} = {target}")
                     return

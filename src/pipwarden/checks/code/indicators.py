@@ -89,11 +89,10 @@ CREDENTIAL_RE = re.compile(
     (?:^|[\\/~'"\s])\.ssh(?:[\\/]|$) | id_rsa | id_ed25519 | \.aws[\\/]credentials | \.aws(?:[\\/]|$)
     | \.git-credentials | \.netrc | \.pypirc | \.npmrc | \.docker[\\/]config\.json | \.kube[\\/]config
     | /etc/passwd | /etc/shadow | \.bash_history | \.zsh_history
-    | Login\ Data | Local\ State | Cookies | Web\ Data | cookies\.sqlite | logins\.json | key[34]\.db
+    | Login\ Data | Local\ State | [\\/]Cookies\b | [\\/]Web\ Data | cookies\.sqlite | logins\.json | key[34]\.db
     | Local\ Storage[\\/]leveldb | discord(?:canary|ptb)?[\\/] | \bleveldb\b
     | wallet\.dat | Exodus | Electrum | Atomic[\\/] | MetaMask | nkbihfbeogaeaoehlefnkodbefgpgknn
-    | Telegram\ Desktop | tdata | \.purple | FileZilla[\\/] | recentservers\.xml | \.config[\\/]gcloud
-    | Keychains? | \.gnupg
+    | Telegram\ Desktop | \btdata\b | \.purple | FileZilla[\\/] | recentservers\.xml | \.config[\\/]gcloud
     """
 )
 CREDENTIAL_KIND = (
@@ -187,7 +186,7 @@ ANTI_ANALYSIS_RE = re.compile(
     """
 )
 MINER_RE = re.compile(r"(?i)stratum\+(?:tcp|ssl)://|\bxmrig\b|--donate-level|\bcryptonight\b|\bminerd\b|\bnanominer"
-                      r"|\bethminer\b|\bnbminer\b|\bt-rex\b|\blolminer\b|\bcpuminer\b|pool\.minexmr|nanopool\.org"
+                      r"|\bethminer\b|\bnbminer\b|\blolminer\b|\bcpuminer\b|pool\.minexmr|nanopool\.org"
                       r"|supportxmr|moneroocean|2miners\.com|\bnicehash\b")
 REVERSE_SHELL_RE = re.compile(r"(?i)/dev/tcp/|bash\s+-i\s*>&|\bnc(?:at)?\s+(?:-\w+\s+)*-e\s|mkfifo\s+/tmp/"
                               r"|socat\s+\S*exec:")
@@ -201,7 +200,7 @@ ANTI_ANALYSIS_HINTS = (b"vbox", b"virtualbox", b"vmware", b"sandboxie", b"sbiedl
                        b"processhacker", b"00:0c:29", b"08:00:27", b"00:50:56", b"wdagutility", b"joebox", b"df5serv",
                        b"vmsrvc", b"httpdebugger", b"xenservice", b"idaq", b"any.run")
 MINER_HINTS = (b"stratum+", b"xmrig", b"donate-level", b"cryptonight", b"minerd", b"nanominer", b"ethminer",
-               b"nbminer", b"t-rex", b"lolminer", b"cpuminer", b"minexmr", b"nanopool", b"supportxmr",
+               b"nbminer", b"lolminer", b"cpuminer", b"minexmr", b"nanopool", b"supportxmr",
                b"moneroocean", b"2miners", b"nicehash")
 BIDI_CHARS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200f\u200e")
 

@@ -27,6 +27,7 @@ PREFILTER = re.compile(
     rb"|globals\(\)\[|webhook|winreg|crontab|dup2|pty\.|startfile|ShellExecute|smtplib|ftplib|getaddrinfo"
     rb"|gethostbyname|dns\.resolver|pyarmor|codecs\.decode|ImageGrab|screenshot|pyperclip|leveldb|\.ssh|wget|curl"
     rb"|powershell|aiohttp|urllib3|pycurl|telnetlib|FunctionType|Login Data|wallet|/etc/passwd|git-credentials"
+    rb"|Startup|CurrentVersion|autostart|LaunchAgents|systemd|\.bashrc|\.zshrc|authorized_keys|stegano|stratum"
 )
 
 _FACTS_KEY = "_pipwarden_code_facts"
@@ -39,10 +40,12 @@ def facts_for(ctx: MemberContext) -> ModuleFacts | None:
         got: ModuleFacts | None = cache[_FACTS_KEY]
         return got
     facts: ModuleFacts | None = None
-    if PREFILTER.search(ctx.data):
+    # setup.py (one per sdist, and it always runs) is always parsed; modules only past the prefilter.
+    if ctx.role == "setup" or PREFILTER.search(ctx.data):
         tree = parse(ctx.data, ctx.path)
         if tree is not None:
-            facts = ModuleFacts(tree, ctx.role, ctx.text)
+            base = "main" if ctx.role == "module" and not_shipped(ctx.path) else None
+            facts = ModuleFacts(tree, ctx.role, ctx.text, base_ctx=base, script=ctx.path == "setup.py")
     cache[_FACTS_KEY] = facts
     return facts
 
@@ -51,6 +54,19 @@ def layers(ctx: MemberContext) -> Iterator[tuple[ModuleFacts, int | None]]:
     facts = facts_for(ctx)
     if facts is not None:
         yield from facts.all_layers()
+
+
+# Files under these directories are tests, docs, examples and maintainer tools: nobody imports
+# them when using the package, so their module-level code runs only when someone runs them.
+_NOT_SHIPPED = re.compile(
+    r"(?i)(?:^|/)(?:tests?|testing|docs?|examples?|scripts?|tools|benchmarks?|ci|\.github|tutorials?|notebooks?"
+    r"|3rdparty|third_party|subprojects)/"
+    r"|(?:^|/)(?:conftest|noxfile|fabfile|tasks|conf|test_[^/]*|[^/]*_test)\.py$"
+)
+
+
+def not_shipped(path: str) -> bool:
+    return bool(_NOT_SHIPPED.search(path.rsplit("!/", 1)[-1]))
 
 
 WHERE = {
