@@ -183,6 +183,8 @@ class PackageContext:
     options: Mapping[str, Any] = field(default_factory=dict)
     # Extra JSON sections for this package in the report (e.g. "vulnerabilities"), filled by checks.
     extra: dict[str, Any] = field(default_factory=dict)
+    # Derived data that several checks share (computed once per package, never reported).
+    memo: dict[str, Any] = field(default_factory=dict)
 
 
 _REGISTRY: dict[str, type[Check]] = {}

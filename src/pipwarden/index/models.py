@@ -15,29 +15,45 @@ from typing import Any
 
 from packaging.utils import (
     InvalidSdistFilename,
-    InvalidWheelFilename,
     canonicalize_name,
     parse_sdist_filename,
-    parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
 
 from pipwarden.models import Artifact, ArtifactKind, artifact_kind
 
 
+@lru_cache(maxsize=1 << 14)
+def _name(text: str) -> str:
+    return str(canonicalize_name(text))
+
+
+@lru_cache(maxsize=1 << 14)
+def _version_of(text: str) -> Version | None:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
 @lru_cache(maxsize=1 << 16)
 def parse_filename(filename: str) -> tuple[str, Version] | None:
     """(normalised name, version) from a wheel or sdist filename, or None when it is neither.
 
-    Memoised: trust checks ask for the versions of every file of a project, many times over."""
+    Memoised: trust checks ask for the versions of every file of a project, many times over.
+    For wheels only the name and version are read (PEP 427: name-version[-build]-py-abi-plat),
+    without validating the tags: large projects list tens of thousands of wheels."""
+    if filename.endswith(".whl"):
+        parts = filename[:-4].split("-")
+        if len(parts) in (5, 6) and parts[0]:
+            version = _version_of(parts[1])
+            return (_name(parts[0]), version) if version is not None else None
+        return None
     try:
-        if filename.endswith(".whl"):
-            wname, wversion, _build, _tags = parse_wheel_filename(filename)
-            return str(wname), wversion
         if filename.endswith((".tar.gz", ".zip")):
             name, version = parse_sdist_filename(filename)
             return str(name), version
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+    except (InvalidSdistFilename, InvalidVersion):
         pass
     # Older sdists: .tar.bz2, .tar.xz, .tgz and names packaging rejects: split at the last '-'.
     for suffix in (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip", ".tar"):
@@ -103,15 +119,22 @@ class ProjectPage:
     status: str | None = None
     status_reason: str | None = None
 
-    def files_for(self, version: Version) -> list[IndexFile]:
-        return [f for f in self.files if f.version == version]
+    # Files by version, built once.
+    by_version: dict[Version, list[IndexFile]] = field(init=False, repr=False, compare=False)
 
-    def all_versions(self) -> list[Version]:
-        seen: set[Version] = set()
+    def __post_init__(self) -> None:
+        index: dict[Version, list[IndexFile]] = {}
         for f in self.files:
             v = f.version
             if v is not None:
-                seen.add(v)
+                index.setdefault(v, []).append(f)
+        object.__setattr__(self, "by_version", index)
+
+    def files_for(self, version: Version) -> list[IndexFile]:
+        return list(self.by_version.get(version, ()))
+
+    def all_versions(self) -> list[Version]:
+        seen: set[Version] = set(self.by_version)
         for text in self.versions:
             try:
                 seen.add(Version(text))

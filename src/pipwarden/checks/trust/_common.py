@@ -83,7 +83,15 @@ def _merge(a: IndexFile, b: IndexFile) -> IndexFile:
 
 
 def merged_files(ctx: PackageContext) -> dict[str, tuple[Version, IndexFile]]:
-    """filename -> (version, file), the JSON API's facts merged into the simple page's."""
+    """filename -> (version, file), the JSON API's facts merged into the simple page's.
+    Computed once per package: most trust checks start from it."""
+    cached: dict[str, tuple[Version, IndexFile]] | None = ctx.memo.get("trust.merged_files")
+    if cached is None:
+        cached = ctx.memo["trust.merged_files"] = _merged_files(ctx)
+    return cached
+
+
+def _merged_files(ctx: PackageContext) -> dict[str, tuple[Version, IndexFile]]:
     out: dict[str, tuple[Version, IndexFile]] = {}
     extra: dict[str, IndexFile] = {}
     if ctx.release is not None:
