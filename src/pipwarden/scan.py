@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -311,6 +312,8 @@ class Scanner:
         self.progress = progress or (lambda _msg: None)
         self._client: IndexClient | None = None
         self._pool: ProcessPoolExecutor | None = None
+        self._pool_wanted = False
+        self._pool_lock = threading.Lock()
 
     # The client is created only when an index target needs it: --offline never creates one.
     @property
@@ -421,10 +424,7 @@ class Scanner:
     # -- index packages -------------------------------------------------------------------
 
     def _scan_remote(self, refs: Sequence[PackageRef]) -> list[PackageResult]:
-        jobs = self.options.jobs or os.cpu_count() or 1
-        many_files = len(refs) > 1 or self.options.artifacts == "all"
-        if many_files and jobs > 1 and self._pool is None:
-            self._pool = _worker_pool(jobs)
+        self._pool_wanted = len(refs) > 1 or self.options.artifacts == "all"
         results: list[PackageResult] = []
         with ThreadPoolExecutor(max_workers=min(8, len(refs))) as pool:
             for result in pool.map(self._scan_one, refs):
@@ -493,9 +493,21 @@ class Scanner:
             if hit is not None:
                 return hit
         job = (path, artifact, pkg, f, meta, self.options.limits, cache_root)
-        if self._pool is not None:
-            return self._pool.submit(_remote_job, *job).result()
+        pool = self._worker_pool()
+        if pool is not None:
+            return pool.submit(_remote_job, *job).result()
         return _remote_job(*job)
+
+    def _worker_pool(self) -> ProcessPoolExecutor | None:
+        """The process pool for analysis, started on the first cache miss of a multi-file scan
+        (a warm run that finds every analysis cached never pays for starting workers)."""
+        jobs = self.options.jobs or os.cpu_count() or 1
+        if not self._pool_wanted or jobs < 2:
+            return None
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = _worker_pool(jobs)
+            return self._pool
 
     def _cache_root(self) -> Path | None:
         if not self.options.use_cache:
