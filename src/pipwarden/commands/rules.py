@@ -34,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
         ]
         print(json.dumps(rows, indent=2))
         return 0
+    if args.format == "markdown" and not args.ids:
+        print("| ID | severity | kind | title |\n|---|---|---|---|")
     if args.format == "markdown" or args.ids:
         for c in checks:
             if args.format == "markdown" and not args.ids:
