@@ -21,7 +21,7 @@ from pipwarden.checks.base import (
     run_check,
 )
 from pipwarden.index.models import IndexFile
-from pipwarden.models import Artifact, Finding, PackageRef
+from pipwarden.models import Artifact, Finding, PackageRef, Severity
 
 # A member larger than this is not parsed as Python (generated tables, vendored blobs).
 MAX_ANALYSED_SOURCE = 4 << 20
@@ -45,6 +45,12 @@ def member_role(path: str, artifact_kind: str) -> Role:
 
 
 _LOCAL_IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+(\.?[\w.]+)[ \t]+import|import[ \t]+([\w., \t]+))", re.MULTILINE)
+
+
+def never_imported(path: str, artifact_kind: str, siblings: Mapping[str, Member]) -> bool:
+    from pipwarden.checks.code.shared import never_imported as _never
+
+    return _never(path, artifact_kind, siblings)
 
 
 def install_time_modules(siblings: Mapping[str, Member]) -> frozenset[str]:
@@ -124,7 +130,8 @@ def member_findings(
         wanted = [c for c in active if role in c.roles]
         if not wanted:
             continue
-        key = (member.sha256 or "", role)
+        dormant = role == "module" and never_imported(path, artifact_kind, siblings)
+        key = (member.sha256 or "", role + ("/dormant" if dormant else ""))
         cached = memo.get(key) if memo is not None and member.sha256 else None
         if cached is None:
             ctx = MemberContext(path=path, data=member.data, role=role, artifact_kind=artifact_kind,
@@ -132,11 +139,20 @@ def member_findings(
             found: list[Finding] = []
             for check in wanted:
                 found.extend(run_check(check, ctx, f"{archive.filename}:{member.name}"))
+            if dormant:
+                found = [_dormant(f) for f in found]
             cached = tuple(found)
             if memo is not None and member.sha256:
                 memo.put(key, cached)
         out.extend(f.replace(file=member.name, artifact=archive.filename) for f in cached)
     return out
+
+
+def _dormant(f: Finding) -> Finding:
+    """A code finding in a file nobody imports (see ``never_imported``) is capped at low."""
+    if f.category != "code" or not f.id.startswith("PW1") or f.severity <= Severity.LOW:
+        return f
+    return f.replace(severity=Severity.LOW, message=f.message + " [file is not imported by the package: capped at low]")
 
 
 def analyze_archive(

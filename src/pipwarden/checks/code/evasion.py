@@ -20,7 +20,7 @@ from pipwarden.checks.code.indicators import (
     REVERSE_SHELL_RE,
     SPAWN_CALLS,
 )
-from pipwarden.checks.code.shared import early, facts_for, layers, line_of, where
+from pipwarden.checks.code.shared import early, facts_for, layers, line_of, not_shipped, where
 from pipwarden.models import Finding, Severity
 
 _WRITERS = ("open", "io.open", "builtins.open", "shutil.copy", "shutil.copyfile", "shutil.copy2", "shutil.move",
@@ -134,7 +134,7 @@ class TrojanSource(MemberCheck):
     roles = frozenset({"setup", "module"})
 
     def run(self, ctx: MemberContext) -> Iterable[Finding]:
-        if not any(b > 0x7F for b in ctx.data[:1]) and not re.search(rb"[\x80-\xff]", ctx.data):
+        if not re.search(rb"[\x80-\xff]", ctx.data) or not_shipped(ctx.path):
             return
         text = ctx.text
         bidi = _BIDI_RE.search(text)

@@ -126,12 +126,23 @@ class DnsExfiltration(MemberCheck):
         for facts, outer in layers(ctx):
             for c in facts.calls:
                 if c.name in DNS_CALLS and c.taint & (IDENTITY_TAGS - {"env"}) - {"ip"} and c.node.args and \
-                        not _bare_source(c.node.args[0], facts):
+                        not _bare_source(c.node.args[0], facts) and (
+                            early(c.ctx) or _constructed(c.node.args[0], facts)):
                     tags = c.taint & IDENTITY_TAGS
                     yield self.finding(
                         f"DNS lookup of {_describe(tags)} with {c.name}() {where(c)}{facts.layer_note()}",
                         file=ctx.path, line=outer or c.line, evidence=facts.line_text(c.line),
                         severity=Severity.CRITICAL if early(c.ctx) else Severity.HIGH)
+
+
+def _constructed(node: ast.expr, facts: ModuleFacts) -> bool:
+    """A name put together from pieces (f-string, concatenation, format, join)."""
+    if isinstance(node, ast.Name) and node.id in facts._values:
+        node = facts._values[node.id]
+    if isinstance(node, ast.JoinedStr | ast.BinOp):
+        return True
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+        "format", "join", "replace")
 
 
 def _bare_source(node: ast.expr, facts: ModuleFacts) -> bool:

@@ -196,7 +196,9 @@ class ModuleFacts:
                 if attr is None or holder is None:
                     return None, ""
                 base = attr if holder in _BUILTIN_HOLDERS else f"{holder}.{attr}"
-                how = "getattr"
+                # getattr(builtins, "exec") spells the name out (py2/3 compat shims do that);
+                # only a computed name ("ex" + "ec", decoded, a variable) hides it.
+                how = "" if isinstance(node.args[1], ast.Constant) else "getattr"
             else:
                 inner = self.resolve(node.func)
                 if inner is None:
@@ -702,6 +704,8 @@ _IP_SERVICE = re.compile(r"(?i)ipify|ifconfig\.(?:me|co)|icanhazip|ipinfo\.io|ch
 
 
 def _is_main_test(test: ast.expr) -> bool:
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return any(_is_main_test(v) for v in test.values)
     return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
             and len(test.comparators) == 1 and isinstance(test.comparators[0], ast.Constant)
             and test.comparators[0].value == "__main__")

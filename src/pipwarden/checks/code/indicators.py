@@ -90,7 +90,7 @@ CREDENTIAL_RE = re.compile(
     | \.git-credentials | \.netrc | \.pypirc | \.npmrc | \.docker[\\/]config\.json | \.kube[\\/]config
     | /etc/passwd | /etc/shadow | \.bash_history | \.zsh_history
     | Login\ Data | Local\ State | [\\/]Cookies\b | [\\/]Web\ Data | cookies\.sqlite | logins\.json | key[34]\.db
-    | Local\ Storage[\\/]leveldb | discord(?:canary|ptb)?[\\/] | \bleveldb\b
+    | Local\ Storage[\\/]leveldb | \bleveldb\b
     | wallet\.dat | Exodus | Electrum | Atomic[\\/] | MetaMask | nkbihfbeogaeaoehlefnkodbefgpgknn
     | Telegram\ Desktop | \btdata\b | \.purple | FileZilla[\\/] | recentservers\.xml | \.config[\\/]gcloud
     """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from pipwarden.checks.base import MemberContext
 from pipwarden.checks.code.facts import CTX_RANK, CallFact, ModuleFacts, parse
@@ -67,6 +67,27 @@ _NOT_SHIPPED = re.compile(
 
 def not_shipped(path: str) -> bool:
     return bool(_NOT_SHIPPED.search(path.rsplit("!/", 1)[-1]))
+
+
+_MAINTENANCE = re.compile(
+    r"(?i)^(?:run_?tests?|noxfile|fabfile|tasks|conftest|release|bootstrap|make_\w+|build_\w+)\.py$")
+
+
+def never_imported(path: str, artifact_kind: str, siblings: Mapping[str, object]) -> bool:
+    """A module nobody imports by installing and using the package: code inside an archive nested
+    in the package; in an sdist, a file in a directory that is not a package (no ``__init__.py``:
+    maintainer tools, CI scripts, build helpers) or a top-level maintenance script. Its code runs
+    only when someone runs it by hand, so its code findings are capped at low."""
+    if "!/" in path:
+        return True
+    if artifact_kind != "sdist":
+        return False
+    folder, _, base = path.rpartition("/")
+    if not folder:
+        return bool(_MAINTENANCE.match(base))
+    if folder.startswith("src/") and folder.count("/") == 0:
+        return False
+    return f"{folder}/__init__.py" not in siblings
 
 
 WHERE = {
