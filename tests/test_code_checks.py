@@ -203,7 +203,7 @@ def test_code_in_files_nobody_imports_is_capped_at_low(tmp_path: Path) -> None:
     """A maintainer script in a non-package folder of an sdist runs only by hand: capped at low.
     The same code inside the package is reported at full severity."""
     code = "import subprocess\nsubprocess.Popen(['/tmp/.x/agent'])\n"
-    outside = make_sdist(tmp_path, "demo", "1.0", {"ci/fetch.py": code, "demo/__init__.py": ""})
+    outside = make_sdist(tmp_path, "demo", "1.0", {"maint/fetch.py": code, "demo/__init__.py": ""})
     hits = [f for f in _scan(outside) if f.id == "PW110"]
     assert hits and all(f.severity == Severity.LOW and "capped at low" in f.message for f in hits)
     (tmp_path / "in").mkdir()
