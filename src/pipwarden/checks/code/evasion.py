@@ -271,7 +271,8 @@ class ObfuscatorStub(MemberCheck):
     """The module is the loader stub of a code obfuscator (PyArmor, pyobfuscate and the grabber
     kits' own obfuscators): the real code is encrypted and cannot be reviewed.
 
-    Medium in a module (a few commercial packages ship PyArmor-protected code); high in setup.py,
+    Medium for PyArmor in a module (a few commercial packages ship PyArmor-protected code); high
+    for the free obfuscators that malware kits use, and for anything obfuscated in setup.py,
     which nobody has a reason to obfuscate.
     """
 
@@ -290,6 +291,7 @@ class ObfuscatorStub(MemberCheck):
                                    severity=Severity.HIGH if ctx.role == "setup" else Severity.MEDIUM)
             return
         line = line_of(ctx.data, m.start())
+        commercial = m.group(0).lower().startswith((b"__pyarmor", b"pyarmor", b"__armor"))
         yield self.finding(f"obfuscator marker {m.group(0).decode('latin-1')!r}", file=ctx.path, line=line,
                            evidence=ctx.line_text(line),
-                           severity=Severity.HIGH if ctx.role == "setup" else Severity.MEDIUM)
+                           severity=Severity.HIGH if ctx.role == "setup" or not commercial else Severity.MEDIUM)

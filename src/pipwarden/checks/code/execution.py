@@ -64,8 +64,16 @@ def _spawn_severity(fact: CallFact, cmd: str) -> tuple[Severity, str]:
     if fact.ctx == "install" and ("called from" in fact.via or " via " in fact.via or "build" in fact.via):
         return Severity.LOW, "runs a command from a build helper"
     if cmd and not cmd.startswith("{}") and re.match(r"^[\w./-]+", cmd):
+        if fact.ctx == "install" and (fact.via == "module level" or _POST_INSTALL.search(fact.via)):
+            # Not a build tool, run straight from setup.py or from an overridden install command:
+            # builds compile in build_ext; a post-install command has no business starting programs.
+            return Severity.HIGH, "runs a command that is not a build tool"
         return Severity.MEDIUM, "runs a command"
     return Severity.MEDIUM, "runs a computed command"
+
+
+_POST_INSTALL = re.compile(r"setup command \w*(?:[Ii]nstall|[Dd]evelop|[Ee]gg_?[Ii]nfo|[Pp]ost)\w*\.run\(\)")
+_DROPPED_EXECUTABLE = re.compile(r"(?i)\.(?:exe|scr|bat|cmd|ps1|vbs|jar|msi|dll|hta)\b|appdata|%temp%|startup")
 
 
 def _command_taint(fact: CallFact) -> frozenset[str]:
@@ -281,10 +289,12 @@ class DownloadAndExecute(MemberCheck):
                         and not drops:
                     continue
                 src = f"downloads with {fetch[0].name}()" if fetch else "decodes a payload"
+                exe = any(_DROPPED_EXECUTABLE.search(s) for c in calls for s in c.strings)
+                sev = Severity.CRITICAL if early(r.ctx) else Severity.HIGH if exe or drops else Severity.MEDIUM
                 yield self.finding(
-                    f"{src}, writes it to a file and runs {r.name}() {where(r)}{facts.layer_note()}",
-                    file=ctx.path, line=outer or r.line, evidence=facts.line_text(r.line),
-                    severity=Severity.CRITICAL if early(r.ctx) else Severity.MEDIUM)
+                    f"{src}, writes it to a file and runs {r.name}() {where(r)}"
+                    + (" (a Windows executable or a hidden location)" if exe else "") + facts.layer_note(),
+                    file=ctx.path, line=outer or r.line, evidence=facts.line_text(r.line), severity=sev)
 
 
 @register
@@ -389,8 +399,8 @@ class EncodedPythonPayload(MemberCheck):
     to Python source.
 
     The decoded source is analysed like a file and its findings name the layer. The payload on
-    its own is low severity (packages embed encoded data for good reasons); medium when the
-    decoded code starts processes, connects, or executes.
+    its own is low severity (packages embed encoded data for good reasons); high when the
+    decoded code starts processes, connects, or executes: that is code hidden from review.
     """
 
     id = "PW113"
@@ -408,4 +418,4 @@ class EncodedPythonPayload(MemberCheck):
                 f"literal decodes to Python code{facts.layer_note()}" + (
                     " that starts processes, connects or executes" if danger else ""),
                 file=ctx.path, line=outer, evidence=first,
-                severity=Severity.MEDIUM if danger else Severity.LOW)
+                severity=Severity.HIGH if danger else Severity.LOW)

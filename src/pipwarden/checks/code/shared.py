@@ -83,11 +83,20 @@ def never_imported(path: str, artifact_kind: str, siblings: Mapping[str, object]
     if artifact_kind != "sdist":
         return False
     folder, _, base = path.rpartition("/")
-    if not folder:
+    if not folder or folder == "src":
         return bool(_MAINTENANCE.match(base))
-    if folder.startswith("src/") and folder.count("/") == 0:
+    if f"{folder}/__init__.py" in siblings:
         return False
-    return f"{folder}/__init__.py" not in siblings
+    # A folder without __init__.py can still be installed when the build config names it
+    # (packages=["pkg"], a namespace package): only a folder the config never mentions is dormant.
+    top = folder.removeprefix("src/").split("/", 1)[0]
+    pattern = re.compile(rb"(?<![\w.-])" + re.escape(top.encode()) + rb"(?![\w-])")
+    for cfg in ("setup.py", "setup.cfg", "pyproject.toml"):
+        member = siblings.get(cfg)
+        data = getattr(member, "data", None)
+        if isinstance(data, bytes) and pattern.search(data):
+            return False
+    return True
 
 
 WHERE = {
