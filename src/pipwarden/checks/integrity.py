@@ -189,16 +189,31 @@ def read_metadata(data: bytes) -> dict[str, list[str]]:
     return out
 
 
+def _sdist_stem(filename: str) -> str | None:
+    low = filename.lower()
+    for suffix in (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip", ".tar"):
+        if low.endswith(suffix):
+            return filename[: -len(suffix)]
+    return None
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[-_.]+", "-", text).lower()
+
+
 @register
 class NameVersionMismatch(ArtifactCheck):
     """The archive's filename and the name or version in its own metadata disagree.
 
-    A file named ``foo-1.0.whl`` whose METADATA says ``bar 2.0`` installs as ``bar``:
-    the name you vetted is not the name you get.
+    A wheel named ``foo-1.0-….whl`` whose METADATA says ``bar 2.0`` is not what it claims:
+    the name you vetted is not the name some installers give it (pip refuses such a file).
+    Reported at medium severity for wheels. An sdist's filename is only a hint (legacy names
+    like ``pkg-2.0-dev-9429.tar.gz`` split ambiguously), so sdists are compared as
+    ``name-version`` strings and a disagreement is low: pip refuses to install the file.
     """
 
     id = "PW005"
-    severity = Severity.HIGH
+    severity = Severity.MEDIUM
     title = "filename and metadata disagree on name or version"
     category = "integrity"
 
@@ -211,6 +226,13 @@ class NameVersionMismatch(ArtifactCheck):
         meta = read_metadata(member.data)
         name = (meta.get("name") or [""])[0].strip()
         version = (meta.get("version") or [""])[0].strip()
+        if ctx.artifact.kind == "sdist":
+            stem = _sdist_stem(fn)
+            if name and version and stem is not None and _norm(stem) != _norm(f"{name}-{version}"):
+                yield self.finding(f"{fn} does not match its metadata's {name} {version} (pip refuses such a file)",
+                                   file=member.name, evidence=f"Name: {name}, Version: {version}", artifact=fn,
+                                   severity=Severity.LOW)
+            return
         if name and canonicalize_name(name) != parsed[0]:
             yield self.finding(f"{fn} is named {parsed[0]} but its metadata says {name}",
                                file=member.name, evidence=f"Name: {name}", artifact=fn)
@@ -258,6 +280,12 @@ class CoreMetadataMismatch(ArtifactCheck):
 
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+NESTED_NOTE = " (inside a bundled archive, which installers do not extract: test data, usually)"
+
+
+def nested(path: str) -> bool:
+    """A member of an archive inside the archive (``outer.tar!/inner``)."""
+    return "!/" in path
 
 
 def escapes(path: str) -> bool:
@@ -273,7 +301,8 @@ class PathTraversal(ArtifactCheck):
     """An archive member has an absolute path or climbs out with ``..``.
 
     Extracted naively, such a member writes anywhere on disk (zip-slip). No legitimate
-    wheel or sdist needs it.
+    wheel or sdist needs it. Inside an archive bundled in the package (test fixtures of
+    archive libraries), which no installer extracts, it is reported at low severity.
     """
 
     id = "PW010"
@@ -284,8 +313,12 @@ class PathTraversal(ArtifactCheck):
     def run(self, ctx: ArtifactContext) -> Iterable[Finding]:
         for m in ctx.archive.members:
             if escapes(m.name):
-                yield self.finding(f"member {m.name!r} would be written outside the target directory",
-                                   file=m.name, evidence=m.name, artifact=ctx.artifact.filename)
+                inner = nested(m.name)
+                yield self.finding(
+                    f"member {m.name!r} would be written outside the target directory" + (NESTED_NOTE if inner else ""),
+                    file=m.name, evidence=m.name, artifact=ctx.artifact.filename,
+                    severity=Severity.LOW if inner else None,
+                )
 
 
 @register
@@ -312,15 +345,18 @@ class LinkMember(ArtifactCheck):
                 outside = target.startswith("/") or resolved.startswith("..") or bool(_DRIVE.match(target))
             else:
                 outside = escapes(target)
-            sev = Severity.HIGH if outside else Severity.LOW
+            inner = nested(m.name)
+            sev = Severity.HIGH if outside and not inner else Severity.LOW
             where = "outside the archive" if outside else "inside the archive"
-            yield self.finding(f"{m.kind} {m.name!r} points {where} to {target!r}", file=m.name,
-                               evidence=f"{m.name} -> {target}", severity=sev, artifact=ctx.artifact.filename)
+            yield self.finding(f"{m.kind} {m.name!r} points {where} to {target!r}" + (NESTED_NOTE if inner else ""),
+                               file=m.name, evidence=f"{m.name} -> {target}", severity=sev,
+                               artifact=ctx.artifact.filename)
 
 
 @register
 class SpecialMember(ArtifactCheck):
-    """An archive member is a device node or FIFO: never part of a Python package."""
+    """An archive member is a device node or FIFO: never part of a Python package.
+    Inside a bundled archive (test fixtures of archive libraries) it is reported at low severity."""
 
     id = "PW012"
     severity = Severity.HIGH
@@ -330,8 +366,10 @@ class SpecialMember(ArtifactCheck):
     def run(self, ctx: ArtifactContext) -> Iterable[Finding]:
         for m in ctx.archive.members:
             if m.kind in ("device", "fifo"):
-                yield self.finding(f"{m.kind} member {m.name!r}", file=m.name, evidence=m.name,
-                                   artifact=ctx.artifact.filename)
+                inner = nested(m.name)
+                yield self.finding(f"{m.kind} member {m.name!r}" + (NESTED_NOTE if inner else ""), file=m.name,
+                                   evidence=m.name, artifact=ctx.artifact.filename,
+                                   severity=Severity.LOW if inner else None)
 
 
 def _problems(ctx: ArtifactContext, kinds: tuple[str, ...]) -> Iterator[tuple[str | None, str, str]]:
@@ -358,8 +396,9 @@ class ArchiveLimitsExceeded(ArtifactCheck):
 
 @register
 class DuplicateMember(ArtifactCheck):
-    """The same path appears twice in the archive. Different tools pick different copies,
-    so what was reviewed may not be what is installed."""
+    """The same path appears twice in a zip archive (every wheel is one). Different tools pick
+    different copies, so what was reviewed may not be what is installed. In a tar (sdists) every
+    tool extracts the last copy: reported at low severity."""
 
     id = "PW014"
     severity = Severity.MEDIUM
@@ -367,8 +406,12 @@ class DuplicateMember(ArtifactCheck):
     category = "integrity"
 
     def run(self, ctx: ArtifactContext) -> Iterable[Finding]:
+        # In a zip (every wheel) readers disagree on which copy wins; in a tar the last copy
+        # is the one extracted by every tool, so a duplicate there is untidy, not ambiguous.
+        sev = Severity.LOW if ctx.archive.format == "tar" else None
         for member, _kind, detail in _problems(ctx, ("duplicate-member",)):
-            yield self.finding(f"{member}: {detail}", file=member, evidence=member, artifact=ctx.artifact.filename)
+            yield self.finding(f"{member}: {detail}", file=member, evidence=member, artifact=ctx.artifact.filename,
+                               severity=sev)
 
 
 @register
