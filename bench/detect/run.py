@@ -35,7 +35,8 @@ from corpus import CACHE, Sample, TempCorpus, benign_samples, malicious_samples
 from pipwarden import analyze
 from pipwarden.archive import read_archive
 from pipwarden.errors import PipwardenError
-from pipwarden.models import Artifact, PackageRef, Severity
+from pipwarden.models import Artifact, Severity
+from pipwarden.scan import local_ref
 
 REPO = Path(__file__).resolve().parents[2]
 GUARDDOG = REPO / "bench" / ".venv-guarddog" / "bin" / "guarddog"
@@ -48,7 +49,8 @@ def scan_one(path: str) -> dict[str, Any]:
         archive = read_archive(p)
     except PipwardenError as e:
         return {"path": path, "error": str(e), "findings": []}
-    _, findings = analyze.analyze_archive(archive, Artifact(p.name, path=p), PackageRef(p.name, path=p), memo=_MEMO)
+    # The package's name as `pipwarden scan FILE` derives it (checks compare it with what the file installs).
+    _, findings = analyze.analyze_archive(archive, Artifact(p.name, path=p), local_ref(p), memo=_MEMO)
     return {
         "path": path,
         "error": None,
