@@ -90,7 +90,8 @@ def never_imported(path: str, artifact_kind: str, siblings: Mapping[str, object]
     # A folder without __init__.py can still be installed when the build config names it
     # (packages=["pkg"], a namespace package): only a folder the config never mentions is dormant.
     top = folder.removeprefix("src/").split("/", 1)[0]
-    pattern = re.compile(rb"(?<![\w.-])" + re.escape(top.encode()) + rb"(?![\w-])")
+    # named as a package in a string: packages=["pkg"], "pkg.sub", packages = ["pkg"] in TOML
+    pattern = re.compile(rb"['\"]" + re.escape(top.encode()) + rb"(?:\.[\w.]+)?['\"]")
     for cfg in ("setup.py", "setup.cfg", "pyproject.toml"):
         member = siblings.get(cfg)
         data = getattr(member, "data", None)
