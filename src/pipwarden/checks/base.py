@@ -91,6 +91,16 @@ class Check(ABC):
         return inspect.getdoc(cls) or cls.title
 
 
+def line_of(text: str, lineno: int | None) -> str | None:
+    """Line ``lineno`` (1-based) of ``text``, stripped: the evidence a finding quotes."""
+    if not lineno:
+        return None
+    lines = text.splitlines()
+    if 0 < lineno <= len(lines):
+        return lines[lineno - 1].strip()
+    return None
+
+
 def _clip(text: str | None, limit: int = 300) -> str | None:
     if text is None:
         return None
@@ -150,12 +160,7 @@ class MemberContext:
             return None
 
     def line_text(self, lineno: int | None) -> str | None:
-        if not lineno:
-            return None
-        lines = self.text.splitlines()
-        if 0 < lineno <= len(lines):
-            return lines[lineno - 1].strip()
-        return None
+        return line_of(self.text, lineno)
 
 
 @dataclass

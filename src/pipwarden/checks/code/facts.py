@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pipwarden.checks.base import line_of
 from pipwarden.checks.code.indicators import (
     CREDENTIAL_RE,
     DECODE_CALLS,
@@ -659,12 +660,7 @@ class ModuleFacts:
         return f" (decoded layer {self.depth}: {' → '.join(self.steps) or 'literal'})"
 
     def line_text(self, lineno: int | None) -> str | None:
-        if not lineno:
-            return None
-        lines = self.text.splitlines()
-        if 0 < lineno <= len(lines):
-            return lines[lineno - 1].strip()
-        return None
+        return line_of(self.text, lineno)
 
 
 # Lines worth a full (taint-tracking) look: sinks, sources, decoders, URLs, credential paths.
