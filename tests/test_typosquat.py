@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pipwarden.errors import PipwardenError
@@ -140,3 +142,24 @@ def test_shipped_list() -> None:
     assert m is not None and m.target == "requests"
     assert idx.match("requests") is None
     assert idx.match("django") is None
+
+
+def test_sqlite_key_store_answers_like_the_in_memory_keys(tmp_path: Path) -> None:
+    """The key store written by one process gives later processes exactly the same candidates."""
+    from pipwarden.typosquat import PopularIndex, load_document, parse_rows
+
+    rows = parse_rows(load_document(None)[0])
+    memory = PopularIndex(rows)
+    first = PopularIndex(rows, store_dir=tmp_path)
+    first.prepare()  # builds in memory and writes the store
+    assert list((tmp_path / "typosquat").glob("*.sqlite"))
+    second = PopularIndex(rows, store_dir=tmp_path)
+    second.prepare()
+    assert second._store is not None  # answered from SQLite, nothing built in memory
+    assert not second._exact
+    probes = ["reqeusts", "requestz", "python-dateutil", "dateutil-python", "numpy", "nunpy", "beautifulsoup",
+              "urlib3", "pyyml", "colourama", "tensorfow", "scikitlearn", "django-rest-framwork", "x"]
+    probes += memory.names()[:2000:40]
+    for name in probes:
+        assert second.candidates(name) == memory.candidates(name), name
+    assert second.match("reqeusts") is not None and second.match("reqeusts").target == "requests"  # type: ignore[union-attr]

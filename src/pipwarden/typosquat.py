@@ -24,8 +24,12 @@ both real projects.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import os
 import re
+import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -255,12 +259,40 @@ def _version_suffix_difference(a: str, b: str) -> bool:
     return a != b and strip(a) == strip(b)
 
 
+class _KeyStore:
+    """Typosquat lookup keys in a read-only SQLite file: key -> popular names."""
+
+    TABLES = frozenset({"exact", "near", "near2"})
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        self._db.execute("SELECT 1 FROM exact LIMIT 1")
+        self._lock = threading.Lock()
+
+    def get(self, table: str, keys: Iterable[str]) -> list[str]:
+        if table not in self.TABLES:
+            raise ValueError(table)
+        wanted = list(dict.fromkeys(keys))
+        out: list[str] = []
+        with self._lock:
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT name FROM {table} WHERE key IN ({marks})"  # noqa: S608 - table from TABLES
+                out.extend(r[0] for r in self._db.execute(query, chunk))
+        return out
+
+
 class PopularIndex:
     """The popular project names, indexed for typosquat lookups."""
 
-    def __init__(self, rows: Iterable[tuple[str, int]], *, source: str = "", last_update: str = "") -> None:
+    def __init__(self, rows: Iterable[tuple[str, int]], *, source: str = "", last_update: str = "",
+                 store_dir: Path | None = None) -> None:
         self.source = source
         self.last_update = last_update
+        # Where the SQLite key store lives (None: keys only ever built in memory).
+        self.store_dir = store_dir
+        self._store: _KeyStore | None = None
         self._downloads: dict[str, int] = {}
         self._rank: dict[str, int] = {}
         for name, count in rows:
@@ -278,12 +310,61 @@ class PopularIndex:
         self._lock = threading.Lock()
 
     def prepare(self) -> None:
-        """The lookup keys, built on the first typosquat query: download and rank lookups
-        (the star-jacking and shadowing checks) do not need them."""
+        """The lookup keys, on the first typosquat query: download and rank lookups (the
+        star-jacking and shadowing checks) do not need them. Keys live in a SQLite file in the
+        cache, built once per list and pipwarden version: a short run (one file) queries it
+        instead of spending a third of a second building 300,000 keys in memory."""
         with self._lock:
-            if not self._built:
+            if self._built:
+                return
+            store = self._store_path()
+            if store is not None and store.is_file():
+                try:
+                    self._store = _KeyStore(store)
+                except sqlite3.Error:
+                    self._store = None
+            if self._store is None:
                 self._build_keys()
-                self._built = True
+                if store is not None:
+                    self._write_store(store)
+            self._built = True
+
+    def _store_path(self) -> Path | None:
+        if not self.store_dir:
+            return None
+        from pipwarden.analysis_cache import code_fingerprint
+
+        digest = hashlib.sha256(code_fingerprint().encode())
+        for n in sorted(self._downloads):
+            digest.update(f"{n}:{self._downloads[n]}\n".encode())
+        return Path(self.store_dir) / "typosquat" / f"{digest.hexdigest()[:24]}.sqlite"
+
+    def _write_store(self, path: Path) -> None:
+        """Write the in-memory keys as a SQLite file (atomically; a failure only costs speed)."""
+        tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.unlink(missing_ok=True)
+            with contextlib.closing(sqlite3.connect(tmp)) as db:
+                for table, data in (("exact", self._exact), ("near", self._near), ("near2", self._near2)):
+                    db.execute(f"CREATE TABLE {table} (key TEXT NOT NULL, name TEXT NOT NULL)")
+                    db.executemany(f"INSERT INTO {table} VALUES (?, ?)",  # noqa: S608 - fixed table names
+                                   ((k, n) for k, names in data.items() for n in names))
+                    db.execute(f"CREATE INDEX {table}_key ON {table} (key)")
+                db.commit()
+            tmp.replace(path)
+        except (OSError, sqlite3.Error):
+            tmp.unlink(missing_ok=True)
+
+    def _get(self, table: str, keys: Iterable[str]) -> list[str]:
+        if self._store is not None:
+            return self._store.get(table, keys)
+        data = {"exact": self._exact, "near": self._near, "near2": self._near2}[table]
+        return [n for k in keys for n in data.get(k, ())]
+
+    def _folded(self, name: str) -> str:
+        fd = self._fold.get(name)
+        return fd if fd is not None else fold(name)
 
     def _build_keys(self) -> None:
         for n in self._downloads:
@@ -333,26 +414,22 @@ class PopularIndex:
         if not self._built:
             self.prepare()
         n = normalise(name)
-        found: set[str] = set()
-        for key in self._keys(n):
-            found.update(self._exact.get(key, ()))
+        found: set[str] = set(self._get("exact", self._keys(n)))
         fd = fold(n)
         if len(fd) >= MIN_EDIT_LEN - 1:
-            for d in _deletes(fd):
-                for t in self._near.get(d, ()):
-                    if t in found:
-                        continue
-                    if osa_distance(fd, self._fold[t]) <= 1 and not _version_suffix_difference(n, t):
-                        found.add(t)
+            for t in self._get("near", set(_deletes(fd))):
+                if t in found:
+                    continue
+                if osa_distance(fd, self._folded(t)) <= 1 and not _version_suffix_difference(n, t):
+                    found.add(t)
         if len(fd) >= MIN_DIST2_LEN:
-            for d in _deletes2(fd):
-                for t in self._near2.get(d, ()):
-                    ft = self._fold[t]
-                    # Typos land inside a word: two edits that change how the name begins or ends
-                    # (``tabulator``, ``pytest-async``) are other words, not typos.
-                    if (t not in found and fd[:2] == ft[:2] and fd[-2:] == ft[-2:]
-                            and osa_distance(fd, ft, limit=3) <= 2):
-                        found.add(t)
+            for t in self._get("near2", set(_deletes2(fd))):
+                ft = self._folded(t)
+                # Typos land inside a word: two edits that change how the name begins or ends
+                # (``tabulator``, ``pytest-async``) are other words, not typos.
+                if (t not in found and fd[:2] == ft[:2] and fd[-2:] == ft[-2:]
+                        and osa_distance(fd, ft, limit=3) <= 2):
+                    found.add(t)
         found.discard(n)
         return {t for t in found if not _version_suffix_difference(n, t) or skeleton(n) == skeleton(t)}
 
@@ -431,7 +508,8 @@ def load_document(path: Path | None = None) -> tuple[dict[str, Any], str]:
 @lru_cache(maxsize=1)
 def _load_cached(key: str) -> PopularIndex:
     doc, source = load_document(Path(key) if key else None)
-    return PopularIndex(parse_rows(doc), source=source, last_update=str(doc.get("last_update", "")))
+    return PopularIndex(parse_rows(doc), source=source, last_update=str(doc.get("last_update", "")),
+                        store_dir=cache_dir())
 
 
 def popular_index() -> PopularIndex:
