@@ -373,53 +373,29 @@ class Scanner:
 
     def _scan_local(self, refs: Sequence[PackageRef]) -> list[PackageResult]:
         jobs = self.options.jobs or os.cpu_count() or 1
+        # Files of one release (an sdist and its wheels) are one package; a file whose name does
+        # not tell its release is a package of its own (its metadata names it).
+        groups: dict[tuple[str, str], list[PackageRef]] = {}
+        for ref in refs:
+            key = (ref.name, ref.version) if ref.version is not None else ("", str(ref.path))
+            groups.setdefault(key, []).append(ref)
         executor: Executor
         if len(refs) >= PROCESS_POOL_THRESHOLD and jobs > 1:
             executor = ProcessPoolExecutor(max_workers=jobs)
         else:
             executor = ThreadPoolExecutor(max_workers=1)
-        outcomes: list[tuple[PackageRef, LocalOutcome]] = []
+        # Each worker reads, analyses and judges whole packages: nothing CPU-bound is left to
+        # this process but collecting results.
+        results: list[PackageResult] = []
+        check_opts = self.check_options()
         with executor:
-            futures = [executor.submit(_local_job, r, self.options.limits) for r in refs]
-            for ref, fut in zip(refs, futures, strict=True):
-                outcomes.append((ref, fut.result()))
-                self.progress(ref.path.name if ref.path else ref.name)
-        # Files of one release (an sdist and its wheels) become one package.
-        groups: dict[tuple[str, str | None], list[tuple[PackageRef, Any]]] = {}
-        for ref, outcome in outcomes:
-            name, version = ref.name, ref.version
-            ctx = outcome[1]
-            if version is None and ctx is not None:
-                ident = _metadata_identity(ctx)
-                if ident:
-                    name, version = ident
-            groups.setdefault((name, version), []).append((ref, outcome))
-        results = []
-        for (name, version), members in groups.items():
-            results.append(self._finish_local(name, version, members))
+            futures = [executor.submit(_local_package_job, group, self.options.limits, self.options.policy,
+                                       check_opts) for group in groups.values()]
+            for group, fut in zip(groups.values(), futures, strict=True):
+                results.append(fut.result())
+                for ref in group:
+                    self.progress(ref.path.name if ref.path else ref.name)
         return results
-
-    def _finish_local(self, name: str, version: str | None, members: list[tuple[PackageRef, Any]]) -> PackageResult:
-        artifacts: list[Artifact] = []
-        contexts: list[ArtifactContext] = []
-        findings: list[Finding] = []
-        errors: list[str] = []
-        ref = members[0][0]
-        for _ref, (artifact, ctx, found, error) in members:
-            artifacts.append(artifact)
-            findings.extend(found)
-            if error:
-                errors.append(error)
-            if ctx is not None:
-                contexts.append(ctx)
-        pkg = PackageRef(name=name, version=version, path=ref.path, origin=ref.origin)
-        pctx = PackageContext(package=pkg, name=name, version=version, artifacts=contexts,
-                              options=self.check_options())
-        try:
-            findings.extend(self._package_findings(pctx))
-        except PipwardenError as e:
-            errors.append(str(e))
-        return self._result(pkg, name, version, "file", artifacts, findings, errors, pctx)
 
     # -- index packages -------------------------------------------------------------------
 
@@ -525,23 +501,60 @@ class Scanner:
     # -- shared ---------------------------------------------------------------------------
 
     def _package_findings(self, ctx: PackageContext) -> Iterator[Finding]:
-        for cls in package_checks():
-            if cls.id in self.options.policy.disabled:
-                continue
-            yield from run_check(cls(), ctx, f"{ctx.name} {ctx.version or ''}".strip())
+        return package_findings(ctx, self.options.policy)
 
     def _result(
         self, pkg: PackageRef, name: str, version: str | None, source: Literal["index", "file"],
         artifacts: list[Artifact], findings: list[Finding], errors: list[str], pctx: PackageContext,
     ) -> PackageResult:
-        final = by_severity(dedupe(self.options.policy.apply(findings)))
-        verdict = Verdict.ERROR if errors else self.options.policy.verdict(final)
-        artifact_extra = {c.artifact.filename: dict(c.extra) for c in pctx.artifacts if c.extra}
-        return PackageResult(
-            name=name, version=version, source=source, verdict=verdict, artifacts=tuple(artifacts),
-            findings=tuple(final), error="; ".join(errors) or None, extra=dict(pctx.extra),
-            artifact_extra=artifact_extra, origin=pkg.origin, line=pkg.line,
-        )
+        return package_result(pkg, name, version, source, artifacts, findings, errors, pctx, self.options.policy)
+
+
+def package_findings(ctx: PackageContext, policy: Policy) -> Iterator[Finding]:
+    """Findings of every enabled package-level check."""
+    for cls in package_checks():
+        if cls.id in policy.disabled:
+            continue
+        yield from run_check(cls(), ctx, f"{ctx.name} {ctx.version or ''}".strip())
+
+
+def package_result(
+    pkg: PackageRef, name: str, version: str | None, source: Literal["index", "file"],
+    artifacts: list[Artifact], findings: list[Finding], errors: list[str], pctx: PackageContext, policy: Policy,
+) -> PackageResult:
+    """Policy applied: the package's findings, most severe first, and its verdict."""
+    final = by_severity(dedupe(policy.apply(findings)))
+    verdict = Verdict.ERROR if errors else policy.verdict(final)
+    artifact_extra = {c.artifact.filename: dict(c.extra) for c in pctx.artifacts if c.extra}
+    return PackageResult(
+        name=name, version=version, source=source, verdict=verdict, artifacts=tuple(artifacts),
+        findings=tuple(final), error="; ".join(errors) or None, extra=dict(pctx.extra),
+        artifact_extra=artifact_extra, origin=pkg.origin, line=pkg.line,
+    )
+
+
+def _local_package_job(
+    refs: list[PackageRef], limits: ArchiveLimits, policy: Policy, check_opts: Mapping[str, Any]
+) -> PackageResult:
+    """One local package (the files of one release): read, analyse, package checks, verdict.
+    Runs in a worker process for big batches."""
+    outcomes = [_local_job(ref, limits) for ref in refs]
+    name, version = refs[0].name, refs[0].version
+    if version is None:
+        ident = next((i for o in outcomes if o[1] is not None and (i := _metadata_identity(o[1]))), None)
+        if ident:
+            name, version = ident
+    artifacts = [o[0] for o in outcomes]
+    contexts = [o[1] for o in outcomes if o[1] is not None]
+    findings = [f for o in outcomes for f in o[2]]
+    errors = [o[3] for o in outcomes if o[3]]
+    pkg = PackageRef(name=name, version=version, path=refs[0].path, origin=refs[0].origin)
+    pctx = PackageContext(package=pkg, name=name, version=version, artifacts=contexts, options=check_opts)
+    try:
+        findings.extend(package_findings(pctx, policy))
+    except PipwardenError as e:
+        errors.append(str(e))
+    return package_result(pkg, name, version, "file", artifacts, findings, errors, pctx, policy)
 
 
 def scan(refs: Sequence[PackageRef], options: ScanOptions, progress: Progress | None = None) -> Report:
