@@ -440,7 +440,8 @@ class Scanner:
                 errors.append(f"{f.filename}: {got}")
                 artifacts.append(f.to_artifact())
                 continue
-            sha, size = _digest(got)
+            # fetch() already checked the bytes against the index's sha256: hash only when it gave none.
+            sha, size = (f.sha256, got.stat().st_size) if f.sha256 else _digest(got)
             artifact = Artifact(f.filename, sha, size, url=f.url, path=got)
             artifacts.append(artifact)
             try:
