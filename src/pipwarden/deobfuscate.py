@@ -80,20 +80,19 @@ def _inflate(data: bytes, wbits: int = zlib.MAX_WBITS) -> bytes:
     return out
 
 
-def _unlzma(data: bytes) -> bytes:
-    d = lzma.LZMADecompressor()
+def _bounded(d: lzma.LZMADecompressor | bz2.BZ2Decompressor, data: bytes) -> bytes:
     out = d.decompress(data, MAX_OUTPUT)
     if not d.eof and d.needs_input is False:
         raise _Unknown("too large")
     return out
+
+
+def _unlzma(data: bytes) -> bytes:
+    return _bounded(lzma.LZMADecompressor(), data)
 
 
 def _unbz2(data: bytes) -> bytes:
-    d = bz2.BZ2Decompressor()
-    out = d.decompress(data, MAX_OUTPUT)
-    if not d.eof and d.needs_input is False:
-        raise _Unknown("too large")
-    return out
+    return _bounded(bz2.BZ2Decompressor(), data)
 
 
 def _as_bytes(v: Any) -> bytes:
