@@ -109,6 +109,8 @@ def main() -> int:
     ap.add_argument("--benign-limit", type=int, default=None)
     ap.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "detect.json")
     ap.add_argument("--show-flagged", type=int, default=40, help="benign projects flagged to list")
+    ap.add_argument("--dump", type=Path, default=CACHE / "detect-samples.json",
+                    help="per-sample verdicts and findings (gitignored cache; for triaging misses)")
     args = ap.parse_args()
 
     benign = benign_samples()
@@ -140,6 +142,13 @@ def main() -> int:
         report = summarise(malicious, benign, results, timing, decrypt, gd, gd_time, args)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=1))
+    labels = {str(s.path): (s.label, s.name, s.version) for s in [*malicious, *benign]}
+    args.dump.parent.mkdir(parents=True, exist_ok=True)
+    args.dump.write_text(json.dumps([
+        {"label": labels[k][0], "name": labels[k][1], "version": labels[k][2], "file": Path(k).name,
+         "code_verdict": verdict(r["findings"], True), "verdict": verdict(r["findings"], False), **r}
+        for k, r in results.items()
+    ]))
     return 0
 
 
