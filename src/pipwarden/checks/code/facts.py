@@ -30,6 +30,7 @@ from pipwarden.checks.code.indicators import (
     INSTALL_COMMANDS,
     NET_CALLS,
     SOURCE_CALLS,
+    SPAWN_CALLS,
 )
 from pipwarden.deobfuscate import (
     MAX_LAYERS,
@@ -157,6 +158,11 @@ class ModuleFacts:
                 if isinstance(t, ast.Name):
                     self._counts[t.id] = self._counts.get(t.id, 0) + 1
                     self._values[t.id] = stmt.value
+                    # b = exec; run = os.system: an alias of a sink, made on a line that names no sink
+                    if isinstance(stmt.value, ast.Name | ast.Attribute):
+                        target = self._plain(stmt.value)
+                        if target in _SINK_ALIASES and target != t.id:
+                            self.aliases[t.id] = target
         elif isinstance(stmt, ast.AnnAssign | ast.AugAssign) and isinstance(stmt.target, ast.Name):
             self._counts[stmt.target.id] = self._counts.get(stmt.target.id, 0) + 2
 
@@ -354,7 +360,7 @@ class ModuleFacts:
                 if isinstance(func, ast.Name):
                     scope.callees.add(func.id)
                     tainted_call = tainted_call or func.id in self.returns or func.id in self.hidden_aliases \
-                        or self.aliases.get(func.id, "") in EXEC_CALLS
+                        or self.aliases.get(func.id, "") in _SINK_ALIASES
                 elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and \
                         func.value.id in ("self", "cls"):
                     scope.callees.add(f"@self.{func.attr}")
@@ -619,7 +625,9 @@ class ModuleFacts:
         if self.depth >= MAX_LAYERS:
             return
         for ex in self.execs:
-            if ex.payload and ex.steps and not ex.marshal and looks_like_python(ex.payload):
+            # decoded payloads, and code passed as a plain literal (exec("import base64\nexec(...)"))
+            if ex.payload and (ex.steps or isinstance(ex.call.node.args[0], ast.Constant)) and not ex.marshal \
+                    and looks_like_python(ex.payload):
                 self._add_layer(ex.payload, ex.steps, ex.call.line, ex.call.ctx)
         # Long literals that decode to Python even when no exec of them is visible.
         for node in self._long:
@@ -696,6 +704,7 @@ def _hot_lines(text: str) -> list[int]:
         line += text.count("\n", m.start(), nl + 1)
         pos = last = nl + 1
 
+_SINK_ALIASES = EXEC_CALLS | SPAWN_CALLS | NET_CALLS
 _IP_SERVICE = re.compile(r"(?i)ipify|ifconfig\.(?:me|co)|icanhazip|ipinfo\.io|checkip|ip-api|myip|ipecho|ident\.me")
 
 
