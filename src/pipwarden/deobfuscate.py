@@ -31,6 +31,8 @@ MAX_OUTPUT = 2 << 20  # bytes of any decoded value
 MAX_NODES = 50_000  # expression nodes folded per top-level evaluation
 MAX_ITEMS = 200_000  # elements produced by one comprehension
 MAX_LAYERS = 5  # nested decode-and-scan layers
+MAX_BLOCK_NODES = 400_000  # expression nodes folded while running one block of statements (loop decoders)
+MAX_LOOP = 100_000  # iterations of one loop run statically
 
 _DECODE_ERRORS: tuple[type[BaseException], ...] = (
     binascii.Error,
@@ -182,26 +184,123 @@ class Evaluator:
     assigned exactly once to their value expression; ``resolve`` turns a call target into its
     dotted name (through the module's imports)."""
 
-    def __init__(self, consts: Mapping[str, ast.expr], resolve: Callable[[ast.expr], str | None]) -> None:
+    def __init__(self, consts: Mapping[str, ast.expr], resolve: Callable[[ast.expr], str | None],
+                 funcs: Mapping[str, ast.FunctionDef] | None = None) -> None:
         self.consts = consts
         self.resolve = resolve
+        self.funcs: Mapping[str, ast.FunctionDef] = funcs or {}
         self.steps: list[str] = []
         self._budget = MAX_NODES
         self._active: set[str] = set()
 
-    def evaluate(self, node: ast.expr) -> tuple[Any, list[str]] | None:
-        """The value of ``node`` and the decoders applied, or None when it is not constant."""
+    def evaluate(self, node: ast.expr, env: Mapping[str, Any] | None = None) -> tuple[Any, list[str]] | None:
+        """The value of ``node`` and the decoders applied, or None when it is not constant.
+        ``env`` holds values of local names already folded (see :meth:`run_until`)."""
         self.steps = []
         self._budget = MAX_NODES
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                value = self._eval(node, {})
+                value = self._eval(node, dict(env or {}))
         except _Unknown:
             return None
         except _DECODE_ERRORS:
             return None
         return value, list(self.steps)
+
+    def run_until(self, body: list[ast.stmt], line: int) -> tuple[dict[str, Any], list[str]]:
+        """Run the statements of ``body`` that come before ``line`` (descending into the compound
+        statement that holds it) over constants only, and return the local names whose values
+        could be folded, with the decoders applied on the way.
+
+        This folds the decoding loops malware writes instead of a decoder call::
+
+            out = ""
+            for i in range(len(data)):
+                out += chr(ord(data[i]) ^ ord(key[i % len(key)]))
+            exec(out)
+
+        Only assignments, augmented assignments, ``for`` loops over folded iterables and
+        ``list.append`` are run; any other statement makes the names it assigns unknown.
+        Bounded by :data:`MAX_BLOCK_NODES` and :data:`MAX_LOOP`.
+        """
+        self.steps = []
+        self._budget = MAX_BLOCK_NODES
+        env: dict[str, Any] = {}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._run_prefix(body, line, env)
+        except _Unknown:
+            pass
+        except _DECODE_ERRORS:
+            pass
+        return env, list(self.steps)
+
+    def _run_prefix(self, body: list[ast.stmt], line: int, env: dict[str, Any]) -> None:
+        for stmt in body:
+            end = stmt.end_lineno or stmt.lineno
+            if stmt.lineno <= line <= end:
+                for inner in _inner_bodies(stmt):
+                    if inner and inner[0].lineno <= line <= (inner[-1].end_lineno or inner[-1].lineno):
+                        self._run_prefix(inner, line, env)
+                return
+            if stmt.lineno > line:
+                return
+            self._exec_stmt(stmt, env)
+
+    def _exec_stmt(self, stmt: ast.stmt, env: dict[str, Any]) -> None:
+        try:
+            self._exec_one(stmt, env)
+        except _Unknown as e:
+            if str(e) == "budget":
+                raise
+            for name in _assigned(stmt):
+                env.pop(name, None)
+        except _DECODE_ERRORS:
+            for name in _assigned(stmt):
+                env.pop(name, None)
+
+    def _exec_one(self, stmt: ast.stmt, env: dict[str, Any]) -> None:
+        if isinstance(stmt, ast.Assign):
+            value = self._eval(stmt.value, env)
+            for t in stmt.targets:
+                self._bind(t, value, env)
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            self._bind(stmt.target, self._eval(stmt.value, env), env)
+        elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+            if stmt.target.id not in env:
+                raise _Unknown(stmt.target.id)
+            node = ast.BinOp(left=ast.Name(id=stmt.target.id, ctx=ast.Load()), op=stmt.op, right=stmt.value)
+            env[stmt.target.id] = self._binop(node, env)
+        elif isinstance(stmt, ast.For) and not stmt.orelse:
+            items = self._eval(stmt.iter, env)
+            if not isinstance(items, list | tuple | str | bytes | bytearray) or len(items) > MAX_LOOP:
+                raise _Unknown("loop")
+            if any(isinstance(n, ast.Break | ast.Continue | ast.Return) for n in ast.walk(stmt)):
+                raise _Unknown("loop control")
+            if "loop" not in self.steps:
+                self.steps.append("loop")
+            for item in items:
+                self._bind(stmt.target, item, env)
+                for sub in stmt.body:
+                    self._exec_stmt(sub, env)
+        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+            call = stmt.value
+            func = call.func
+            if isinstance(func, ast.Attribute) and func.attr in ("append", "extend") and len(call.args) == 1 and \
+                    isinstance(func.value, ast.Name) and isinstance(env.get(func.value.id), list):
+                target = env[func.value.id]
+                value = self._eval(call.args[0], env)
+                if func.attr == "append":
+                    target.append(value)
+                else:
+                    target.extend(value)
+                _limit(target)
+        elif isinstance(stmt, ast.Pass | ast.Import | ast.ImportFrom):
+            return
+        else:
+            raise _Unknown(type(stmt).__name__)
 
     def _eval(self, node: ast.expr, env: dict[str, Any]) -> Any:
         self._budget -= 1
@@ -261,6 +360,8 @@ class Evaluator:
             return _limit(left * right)
         if isinstance(left, int) and isinstance(right, int):
             if isinstance(op, ast.BitXor):
+                if "xor" not in self.steps:
+                    self.steps.append("xor")
                 return left ^ right
             if isinstance(op, ast.Sub):
                 return left - right
@@ -315,7 +416,8 @@ class Evaluator:
         func = node.func
         # Method calls on constant strings and bytes: "".join(...), b"...".decode(), s.replace(...)
         if isinstance(func, ast.Attribute) and func.attr in _STR_METHODS:
-            name = self.resolve(func)
+            local = isinstance(func.value, ast.Name) and func.value.id in env
+            name = self.resolve(func) if isinstance(func.value, ast.Name | ast.Attribute) and not local else None
             if name is None or name.split(".", 1)[0] not in DECODER_MODULES:
                 obj = self._eval(func.value, env)
                 if not isinstance(obj, str | bytes | bytearray):
@@ -361,6 +463,11 @@ class Evaluator:
             if name == "reversed":
                 self.steps.append("reversed")
             return _limit(_BUILTIN_FUNCS[name](*args))
+        if name in ("zip", "map") and len(node.args) >= 2 and not node.keywords:
+            return self._zip_map(name, node, env)
+        # A call of a small module-level helper: def decode(s): return base64.b64decode(s).decode()
+        if isinstance(func, ast.Name) and func.id in self.funcs and f"def {func.id}" not in self._active:
+            return self._inline(self.funcs[func.id], node, env)
         # A call of a module-level lambda: _ = lambda s: zlib.decompress(s[::-1])
         if isinstance(func, ast.Name) and func.id in self.consts and isinstance(self.consts[func.id], ast.Lambda):
             lam = self.consts[func.id]
@@ -381,6 +488,89 @@ class Evaluator:
                 local[p] = self._eval(a, env)
             return self._eval(func.body, local)
         raise _Unknown(name)
+
+
+    def _zip_map(self, name: str, node: ast.Call, env: dict[str, Any]) -> list[Any]:
+        if name == "zip":
+            seqs = [self._eval(a, env) for a in node.args]
+            if not all(isinstance(x, list | tuple | str | bytes | bytearray) for x in seqs):
+                raise _Unknown("zip")
+            pairs: list[Any] = [list(t) for t in zip(*seqs, strict=False)]
+            return pairs if len(pairs) <= MAX_ITEMS else []
+        fn = node.args[0]
+        items = self._eval(node.args[1], env)
+        if len(node.args) != 2 or not isinstance(items, list | tuple | str | bytes | bytearray) or \
+                len(items) > MAX_ITEMS:
+            raise _Unknown("map")
+        out: list[Any] = []
+        for item in items:
+            call = ast.Call(func=fn, args=[ast.Constant(value=0)], keywords=[])
+            out.append(self._call_value(call, item, env))
+        return out
+
+    def _call_value(self, call: ast.Call, value: Any, env: dict[str, Any]) -> Any:
+        """``call`` applied to an already folded ``value`` (for ``map``)."""
+        local = dict(env)
+        local["\0arg"] = value
+        call.args = [ast.Name(id="\0arg", ctx=ast.Load())]
+        return self._call(call, local)
+
+    def _inline(self, fn: ast.FunctionDef, node: ast.Call, env: dict[str, Any]) -> Any:
+        """A helper made of assignments and one final ``return``, run over folded arguments."""
+        params = [a.arg for a in fn.args.args]
+        if node.keywords or len(node.args) > len(params) or fn.args.vararg or fn.args.kwarg or len(fn.body) > 20:
+            raise _Unknown("helper")
+        local: dict[str, Any] = {}
+        defaults = fn.args.defaults
+        for i, p in enumerate(params):
+            if i < len(node.args):
+                local[p] = self._eval(node.args[i], env)
+            else:
+                d = i - (len(params) - len(defaults))
+                if d < 0:
+                    raise _Unknown("helper arity")
+                local[p] = self._eval(defaults[d], {})
+        key = f"def {fn.name}"
+        self._active.add(key)
+        try:
+            for stmt in fn.body:
+                if isinstance(stmt, ast.Return):
+                    if stmt.value is None:
+                        raise _Unknown("return")
+                    return self._eval(stmt.value, local)
+                if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+                    continue  # docstring
+                self._exec_one(stmt, local)
+        finally:
+            self._active.discard(key)
+        raise _Unknown("no return")
+
+
+def _inner_bodies(stmt: ast.stmt) -> list[list[ast.stmt]]:
+    """The statement lists nested directly in a compound statement."""
+    out: list[list[ast.stmt]] = []
+    for attr in ("body", "orelse", "finalbody"):
+        got = getattr(stmt, attr, None)
+        if isinstance(got, list) and got and isinstance(got[0], ast.stmt):
+            out.append(got)
+    for h in getattr(stmt, "handlers", None) or []:
+        out.append(h.body)
+    return out
+
+
+def _assigned(stmt: ast.stmt) -> list[str]:
+    return [n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
+
+
+def module_functions(tree: ast.Module) -> dict[str, ast.FunctionDef]:
+    """Top-level functions of a module by name (defined once), for :class:`Evaluator` to inline."""
+    seen: dict[str, int] = {}
+    out: dict[str, ast.FunctionDef] = {}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.FunctionDef):
+            seen[stmt.name] = seen.get(stmt.name, 0) + 1
+            out[stmt.name] = stmt
+    return {k: v for k, v in out.items() if seen[k] == 1}
 
 
 DECODER_MODULES = frozenset({"base64", "binascii", "zlib", "gzip", "lzma", "bz2", "codecs", "marshal"})
@@ -491,4 +681,4 @@ def powershell_encoded(command: str) -> str | None:
 
 
 __all__ = ["DECODERS", "MAX_LAYERS", "Evaluator", "Marshalled", "as_text", "decode_literal", "looks_like_python",
-           "powershell_encoded"]
+           "module_functions", "powershell_encoded"]

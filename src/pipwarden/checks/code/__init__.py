@@ -8,12 +8,13 @@ per distinct member content (the analysis memo is keyed by sha256 and role).
 Modules: :mod:`.execution` (install-time and import-time execution, decode-and-execute,
 download-and-execute), :mod:`.exfiltration` (sources reaching sinks, credential stores,
 channels, infrastructure), :mod:`.evasion` (persistence, anti-analysis, Trojan Source,
-steganography, reverse shells, miners, obfuscators) and :mod:`.hooks` (``.pth``, startup
+steganography, reverse shells, miners, obfuscators), :mod:`.decoded` (decoding loops, decoded
+commands, embedded scripts written to disk) and :mod:`.hooks` (``.pth``, startup
 modules, build backends, shadowing scripts, bundled binaries).
 """
 
 from __future__ import annotations
 
-from pipwarden.checks.code import evasion, execution, exfiltration, hooks
+from pipwarden.checks.code import decoded, evasion, execution, exfiltration, hooks
 
-__all__ = ["evasion", "execution", "exfiltration", "hooks"]
+__all__ = ["decoded", "evasion", "execution", "exfiltration", "hooks"]

@@ -154,7 +154,9 @@ IP_URL_RE = re.compile(r"(?i)\b(?:https?|ftp|wss?|tcp)://(\d{1,3}(?:\.\d{1,3}){3
 # Shell idioms of droppers: fetch-and-run, encoded or hidden PowerShell, LOLBins.
 SHELL_DROPPER_RE = re.compile(
     r"""(?ix)
-    (?:curl|wget)\b[^|;&]*\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b
+    (?:curl|wget)\b[^|;&]*\|\s*(?:sudo\s+)?(?:(?:ba|z|da)?sh|python[\d.]*|perl|ruby)\b
+    | \bbase64\s+(?:-d|--decode|-D)\b[^|;&]*\|\s*(?:sudo\s+)?(?:(?:ba|z|da)?sh|python[\d.]*)\b
+    | (?:curl|wget)\b[^;&|\n]*(?:\$\(|`)(?:hostname|whoami)\b
     | (?:curl|wget)\b[^;&]*(?:-o|-O|--output)\b[^;&]*(?:&&|;)\s*(?:chmod|\./|sh\b|bash\b|start\b)
     | powershell(?:\.exe)?\b[^'"]*-(?:e|ec|en|enc|encodedcommand)\s+[A-Za-z0-9+/=]{16,}
     | -w(?:indowstyle)?\s+hidden | iex\s*\(|invoke-expression | invoke-webrequest | downloadstring\s*\(
