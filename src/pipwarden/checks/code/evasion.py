@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from pipwarden.checks.base import MemberCheck, MemberContext, register
-from pipwarden.checks.code.facts import command_text
+from pipwarden.checks.code.facts import CallFact, command_text
 from pipwarden.checks.code.indicators import (
     ANTI_ANALYSIS_HINTS,
     ANTI_ANALYSIS_RE,
@@ -60,14 +60,22 @@ class Persistence(MemberCheck):
                     continue
                 if c.name in ("os.path.join", "os.makedirs", "os.mkdir") and not early(c.ctx):
                     continue
-                if m.group(0).lower() in (".profile", ".bashrc", ".zshrc", ".bash_profile") and c.name not in (
-                        "open", "io.open", "builtins.open") and c.name not in SPAWN_CALLS:
-                    continue
+                if m.group(0).lower() in (".profile", ".bashrc", ".zshrc", ".bash_profile"):
+                    if c.name not in ("open", "io.open", "builtins.open") and c.name not in SPAWN_CALLS:
+                        continue
+                    if c.name not in SPAWN_CALLS and not _in_home(c):
+                        continue  # an rc file written into a temporary or project folder starts nothing
                 done = True
                 yield self.finding(
                     f"{c.name}() touches {m.group(0)!r} {where(c)}{facts.layer_note()}",
                     file=ctx.path, line=outer or c.line, evidence=facts.line_text(c.line),
                     severity=Severity.HIGH if early(c.ctx) else Severity.MEDIUM)
+
+
+def _in_home(c: CallFact) -> bool:
+    """The path is under the user's home: ``~``, ``expanduser``, ``Path.home()``, ``$HOME``."""
+    return bool({"home", "env"} & c.taint) or any(
+        s.startswith("~") or "/home/" in s or "/root/" in s or "$HOME" in s or "%USERPROFILE%" in s for s in c.strings)
 
 
 @register

@@ -126,7 +126,7 @@ class DnsExfiltration(MemberCheck):
         for facts, outer in layers(ctx):
             for c in facts.calls:
                 if c.name in DNS_CALLS and c.taint & (IDENTITY_TAGS - {"env"}) - {"ip"} and c.node.args and \
-                        not _bare_source(c.node.args[0], facts) and (
+                        not _bare_source(c.node.args[0], facts) and not _local_zone(c.strings) and (
                             early(c.ctx) or _constructed(c.node.args[0], facts)):
                     tags = c.taint & IDENTITY_TAGS
                     yield self.finding(
@@ -143,6 +143,17 @@ def _constructed(node: ast.expr, facts: ModuleFacts) -> bool:
         return True
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
         "format", "join", "replace")
+
+
+_LOCAL_ZONES = frozenset({"local", "localdomain", "lan", "home", "internal", "localhost", "home.arpa"})
+
+
+def _local_zone(strings: tuple[str, ...]) -> bool:
+    """``gethostbyname_ex(socket.gethostname() + ".local")``: the machine's own name in a local
+    zone (mDNS, the LAN's search domain) is resolved on the local network to find its addresses;
+    smuggling data out needs a zone on the internet the sender controls."""
+    zones = [s.strip().strip(".").lower() for s in strings]
+    return bool(zones) and all(z in _LOCAL_ZONES for z in zones)
 
 
 def _bare_source(node: ast.expr, facts: ModuleFacts) -> bool:

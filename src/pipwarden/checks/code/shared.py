@@ -59,7 +59,7 @@ def layers(ctx: MemberContext) -> Iterator[tuple[ModuleFacts, int | None]]:
 # Files under these directories are tests, docs, examples and maintainer tools: nobody imports
 # them when using the package, so their module-level code runs only when someone runs them.
 _NOT_SHIPPED = re.compile(
-    r"(?i)(?:^|/)(?:tests?|testing|docs?|examples?|scripts?|tools|benchmarks?|ci|\.github|tutorials?|notebooks?"
+    r"(?i)(?:^|/)(?:_?tests?|_?testing|docs?|examples?|scripts?|tools|benchmarks?|ci|\.github|tutorials?|notebooks?"
     r"|3rdparty|third_party|subprojects)/"
     r"|(?:^|/)(?:conftest|noxfile|fabfile|tasks|conf|test_[^/]*|[^/]*_test)\.py$"
 )
@@ -87,6 +87,13 @@ def never_imported(path: str, artifact_kind: str, siblings: Mapping[str, object]
         return bool(_MAINTENANCE.match(base))
     if f"{folder}/__init__.py" in siblings:
         return False
+    up = folder.rpartition("/")[0]
+    while up and up != "src":
+        if f"{up}/__init__.py" in siblings:
+            return True  # a folder without __init__.py inside a package: sources, data, helpers
+        up = up.rpartition("/")[0]
+    if not_shipped(path):
+        return True  # scripts/, tools/, tests/ without __init__.py: run by hand, whatever the config says
     # A folder without __init__.py can still be installed when the build config names it
     # (packages=["pkg"], a namespace package): only a folder the config never mentions is dormant.
     top = folder.removeprefix("src/").split("/", 1)[0]
