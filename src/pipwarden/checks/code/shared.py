@@ -104,7 +104,26 @@ def never_imported(path: str, artifact_kind: str, siblings: Mapping[str, object]
         data = getattr(member, "data", None)
         if isinstance(data, bytes) and pattern.search(data):
             return False
-    return True
+    # ... or the built metadata lists it as a top-level package (top_level.txt of egg-info/dist-info)
+    return top not in _top_levels(siblings)
+
+
+_TOP_CACHE: list[tuple[Mapping[str, object], frozenset[str]]] = []
+
+
+def _top_levels(siblings: Mapping[str, object]) -> frozenset[str]:
+    """Names listed in the archive's ``top_level.txt`` files, computed once per archive."""
+    if _TOP_CACHE and _TOP_CACHE[0][0] is siblings:
+        return _TOP_CACHE[0][1]
+    names: set[str] = set()
+    for key, member in siblings.items():
+        if key.endswith("top_level.txt") and ("egg-info/" in key or "dist-info/" in key):
+            data = getattr(member, "data", None)
+            if isinstance(data, bytes) and len(data) < 4096:
+                names.update(ln.strip() for ln in data.decode("utf-8", "replace").splitlines() if ln.strip())
+    got = frozenset(names)
+    _TOP_CACHE[:] = [(siblings, got)]
+    return got
 
 
 WHERE = {
