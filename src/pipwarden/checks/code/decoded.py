@@ -147,11 +147,18 @@ class SpawnDecodedCommand(MemberCheck):
 
     def run(self, ctx: MemberContext) -> Iterable[Finding]:
         for facts, outer in layers(ctx):
+            wrappers = _spawn_wrappers(facts)
             for c in facts.calls:
-                if c.name not in SPAWN_CALLS or not c.node.args:
-                    continue
-                arg = c.node.args[0]
-                if isinstance(arg, ast.Constant) or not _may_decode(arg):
+                via = ""
+                if c.name in SPAWN_CALLS and c.node.args:
+                    arg = c.node.args[0]
+                    if isinstance(arg, ast.Constant) or not _may_decode(arg):
+                        continue
+                elif c.name in wrappers and len(c.node.args) > wrappers[c.name]:
+                    # run("powershell … Invoke-WebRequest …") where run() hands its argument to Popen
+                    arg = c.node.args[wrappers[c.name]]
+                    via = f" through {c.name}()"
+                else:
                     continue
                 got = _fold_local(facts, c, arg)
                 if got is None:
@@ -168,12 +175,30 @@ class SpawnDecodedCommand(MemberCheck):
                 elif drop:
                     # The command sits in variables the spawn checks do not read: fold it and look.
                     sev = Severity.CRITICAL if early(c.ctx) else Severity.HIGH
-                    how = f"a dropper command built in variables ({drop[:60]})"
+                    how = f"a dropper command ({drop[:60]})" + ("" if via else " built in variables")
                 else:
                     continue
                 yield self.finding(
-                    f"{c.name}() runs {how} {where(c)}{facts.layer_note()}: {cmd[:120]!r}",
+                    f"{c.name}() runs {how}{via} {where(c)}{facts.layer_note()}: {cmd[:120]!r}",
                     file=ctx.path, line=outer or c.line, evidence=facts.line_text(c.line), severity=sev)
+
+
+def _spawn_wrappers(facts: ModuleFacts) -> dict[str, int]:
+    """Module functions that start a process with one of their parameters as the command: the
+    name and the parameter's position."""
+    out: dict[str, int] = {}
+    funcs = _funcs(facts)
+    if not funcs:
+        return out
+    for c in facts.calls:
+        if c.name not in SPAWN_CALLS or not c.node.args or not isinstance(c.node.args[0], ast.Name):
+            continue
+        for name, fn in funcs.items():
+            if fn.lineno <= c.line <= (fn.end_lineno or fn.lineno):
+                params = [a.arg for a in fn.args.args]
+                if c.node.args[0].id in params:
+                    out[name] = params.index(c.node.args[0].id)
+    return out
 
 
 def _may_decode(arg: ast.expr) -> bool:
@@ -197,8 +222,8 @@ _WRITE_METHODS = ("write", "write_text", "write_bytes")
 
 @register
 class DropsEmbeddedScript(MemberCheck):
-    """Install-time or import-time code writes a Python script it carries as a string literal, and
-    that script starts processes, connects, or executes code.
+    """Install-time or import-time code writes a Python script it carries as a string literal (or
+    runs it with ``python -c``), and that script starts processes, connects, or executes code.
 
     The real payload is kept as text inside ``setup.py`` (or a module) and written to disk to be
     run later or by the next step: the dropping code looks innocuous and the script is never
@@ -208,23 +233,40 @@ class DropsEmbeddedScript(MemberCheck):
 
     id = "PW116"
     severity = Severity.HIGH
-    title = "writes an embedded script that spawns, connects or executes"
+    title = "writes or runs an embedded script that spawns, connects or executes"
     roles = frozenset({"setup", "module"})
 
     def run(self, ctx: MemberContext) -> Iterable[Finding]:
-        if b"write" not in ctx.data:
+        writes, runs = b"write" in ctx.data, b'"-c"' in ctx.data or b"'-c'" in ctx.data
+        if not writes and not runs:
             return
         for facts, outer in layers(ctx):
-            for c, text in self._written_scripts(facts):
+            found = [*(self._written_scripts(facts) if writes else ()), *(self._python_c(facts) if runs else ())]
+            for c, text in found:
                 danger = sorted({m.group(0).strip("(. ") for m in _SCRIPT_DANGER.finditer(text)})
                 if not danger:
                     continue
                 sev = Severity.HIGH if early(c.ctx) else Severity.LOW
                 yield self.finding(
-                    f"{c.name}() writes an embedded Python script that uses {', '.join(danger[:5])} "
+                    f"{c.name}() {'runs' if c.name in SPAWN_CALLS else 'writes'} an embedded Python script that "
+                    f"uses {', '.join(danger[:5])} "
                     f"{_where(c)}{facts.layer_note()}",
                     file=ctx.path, line=outer or c.line, evidence=facts.line_text(c.line), severity=sev)
                 break
+
+    def _python_c(self, facts: ModuleFacts) -> Iterator[tuple[_Write, str]]:
+        """``subprocess.run([sys.executable, "-c", script])``: the script is run, not written."""
+        for c in facts.calls:
+            if c.name not in SPAWN_CALLS or not c.node.args or not isinstance(c.node.args[0], ast.List | ast.Tuple):
+                continue
+            elts = c.node.args[0].elts
+            flag = next((i for i, e in enumerate(elts) if isinstance(e, ast.Constant) and e.value == "-c"), None)
+            if flag is None or flag + 1 >= len(elts) or isinstance(elts[flag + 1], ast.Constant):
+                continue
+            got = _fold_local(facts, c, elts[flag + 1])
+            text = as_text(got[0]) if got is not None and isinstance(got[0], str | bytes) else None
+            if text is not None and len(text) >= 60 and looks_like_python(text):
+                yield _Write(c.name, c.line, c.node, c.ctx, c.via), text
 
     def _written_scripts(self, facts: ModuleFacts) -> Iterator[tuple[_Write, str]]:
         ev: Evaluator | None = None

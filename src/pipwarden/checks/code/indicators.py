@@ -125,7 +125,8 @@ INFRA_RE = re.compile(
         webhook\.site | requestbin\.\w+ | (?:en|eo)[\w]*\.m\.pipedream\.net | pipedream\.net | requestcatcher\.com
         | hookbin\.com | beeceptor\.com | burpcollaborator\.net | oastify\.com | oast\.(?:fun|live|me|online|pro|site)
         | interact\.sh | interactsh\.com | canarytokens\.com | dnslog\.cn | ceye\.io | dnslog\.link | bxss\.me
-        | ngrok\.io | ngrok-free\.app | ngrok\.app | ngrok\.dev | trycloudflare\.com | serveo\.net | localtunnel\.me
+        | ngrok\.io | ngrok-free\.(?:app|dev) | ngrok\.app | ngrok\.dev | trycloudflare\.com | serveo\.net
+        | localtunnel\.me
         | loca\.lt | pagekite\.me | portmap\.io | bore\.pub | playit\.gg
         | pastebin\.com | paste\.ee | hastebin\.com | ghostbin\.\w+ | rentry\.co | paste\.c-net\.org | termbin\.com
         | transfer\.sh | anonfiles\.com | file\.io | gofile\.io | temp\.sh | 0x0\.st | bashupload\.com
