@@ -59,6 +59,15 @@ def test_lock_records_every_file_and_verifies(index: LocalIndex, tmp_path: Path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_lock_accepts_a_path_relative_to_the_working_directory(index: LocalIndex, tmp_path: Path) -> None:
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "requirements.in").write_text("beta\n")
+    proc = subprocess.run([sys.executable, "-m", "pipwarden", "lock", "-q", "project/requirements.in", "-i", index.url],
+                          capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "beta==1.0" in proc.stdout
+
+
 def test_lock_names_the_database_snapshot_in_pylock(index: LocalIndex, tmp_path: Path) -> None:
     from pipwarden.vulndb.store import build_database, default_db_path
 

@@ -8,8 +8,9 @@ The key covers everything the analysis reads: the artifact's sha256 and filename
 the index published for it (digest, PEP 658 metadata), the hashes a lock pinned, the
 package name, the archive limits, and a fingerprint of pipwarden's own code (version plus
 the size and mtime of every module), so a changed check never serves stale results.
-Package-level checks (trust, vulnerabilities, provenance) are not cached here: they depend
-on time and on the index's current state.
+Package-level checks (trust, vulnerabilities, provenance) depend on time and on the index's
+current state: :class:`PackageResultCache` keeps their results only as long as the index
+responses they read are fresh.
 
 Entries are JSON, never pickle: the cache directory is data, not code.
 """
@@ -21,7 +22,7 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,10 +38,10 @@ FORMAT = 1
 
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """pipwarden's version and the size and mtime of each of its modules."""
+    """pipwarden's version and the size and mtime of each of its modules and bundled data files."""
     root = Path(__file__).resolve().parent
     h = hashlib.sha256(f"{__version__}/{FORMAT}".encode())
-    for path in sorted(root.rglob("*.py")):
+    for path in sorted([*root.rglob("*.py"), *(root / "data").glob("*")]):
         try:
             st = path.stat()
         except OSError:
@@ -133,16 +134,100 @@ class AnalysisCache:
             "findings": [_finding_to_json(f) for f in findings],
             "extra": ctx.extra,
         }
-        path = self._path(key)
-        tmp: Path | None = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-            tmp = Path(name)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(doc, fh, separators=(",", ":"), default=str)
-            tmp.replace(path)
-        except (OSError, TypeError, ValueError):
-            # A cache that cannot be written only costs speed.
-            if tmp is not None:
-                tmp.unlink(missing_ok=True)
+            body = json.dumps(doc, separators=(",", ":"), default=str)
+        except (TypeError, ValueError):
+            return
+        _write_json(self._path(key), body)
+
+
+# -- whole-package results ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CachedPackage:
+    """A package's findings before the policy is applied, and the sections checks added."""
+
+    name: str
+    version: str
+    artifacts: tuple[Artifact, ...]
+    findings: tuple[Finding, ...]
+    extra: dict[str, Any]
+    artifact_extra: dict[str, dict[str, Any]]
+    release_token: str = ""  # the stamp of the release document the checks read
+
+
+def package_key(parts: dict[str, Any]) -> str:
+    """A digest of everything a package's checks read other than the index's responses (which the
+    entry's ``token`` names): the request, the options, the database snapshot and pipwarden's code."""
+    doc = {"format": FORMAT, "code": code_fingerprint(), **parts}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=_stable).encode()).hexdigest()
+
+
+def _stable(value: object) -> object:
+    # Sets in a stable order (string hashing differs between processes); other values by repr.
+    if isinstance(value, set | frozenset):
+        return sorted(repr(v) for v in value)
+    return repr(value)
+
+
+class PackageResultCache:
+    """``<cache root>/results/<ab>/<key>.json``: one package's findings, reused while the index
+    responses they were computed from are the ones still fresh in the metadata cache.
+
+    Package checks read the index's project page and release document and the time, so an entry
+    records ``token``, the stamps (digest and fetch time) of those responses; a lookup must present
+    the same token. When a page is fetched or revalidated again (its TTL ran out), the token changes
+    and the checks run anew — results are never older than the index metadata pipwarden would
+    otherwise have used."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root / "results"
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, key: str, token: str) -> CachedPackage | None:
+        try:
+            doc = json.loads(self._path(key).read_bytes())
+            if doc.get("token") != token:
+                return None
+            return CachedPackage(
+                name=str(doc["name"]), version=str(doc["version"]),
+                artifacts=tuple(Artifact(a["filename"], a["sha256"], a["size"], url=a["url"])
+                                for a in doc["artifacts"]),
+                findings=tuple(_finding_from_json(f) for f in doc["findings"]),
+                extra=dict(doc["extra"]), artifact_extra={k: dict(v) for k, v in doc["artifact_extra"].items()},
+                release_token=str(doc["release_token"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, key: str, token: str, package: CachedPackage) -> None:
+        doc = {
+            "token": token, "name": package.name, "version": package.version,
+            "artifacts": [{"filename": a.filename, "sha256": a.sha256, "size": a.size, "url": a.url}
+                          for a in package.artifacts],
+            "findings": [_finding_to_json(f) for f in package.findings],
+            "extra": package.extra, "artifact_extra": package.artifact_extra, "release_token": package.release_token,
+        }
+        try:
+            body = json.dumps(doc, separators=(",", ":"))  # no default=: a section that isn't JSON isn't cached
+        except (TypeError, ValueError):
+            return
+        _write_json(self._path(key), body)
+
+
+def _write_json(path: Path, body: str) -> None:
+    tmp: Path | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        tmp = Path(name)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(body)
+        tmp.replace(path)
+    except OSError:
+        # A cache that cannot be written only costs speed.
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)

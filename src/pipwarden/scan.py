@@ -40,6 +40,7 @@ from pipwarden.models import Artifact, Finding, PackageRef, PackageResult, Repor
 from pipwarden.policy import Policy
 
 if TYPE_CHECKING:
+    from pipwarden.analysis_cache import PackageResultCache
     from pipwarden.index.client import IndexClient
 
 ArtifactSelection = Literal["best", "all"]
@@ -417,6 +418,12 @@ class Scanner:
 
     def _scan_index_package(self, ref: PackageRef) -> PackageResult:
         client = self.client
+        results = self._results_cache()
+        state = self._state(ref.name) if results is not None else []
+        if results is not None:
+            hit = self._cached_result(results, self._result_key(ref, state), ref)
+            if hit is not None:
+                return hit
         page = client.project(ref.name)
         version = choose_version(page, ref, self.options.artifacts)
         files = choose_files(page, version, self.options.artifacts)
@@ -453,8 +460,104 @@ class Scanner:
             findings.extend(found)
         pctx = PackageContext(package=pkg, name=page.name, version=str(version), artifacts=contexts,
                               project=page, release=release, index=client, options=self.check_options())
-        findings.extend(self._package_findings(pctx))
+        found = list(self._package_findings(pctx))
+        if results is not None and not errors:
+            after = self._state(ref.name)
+            if after == state:
+                self._remember(results, self._result_key(ref, state), ref, pctx, artifacts, [*findings, *found])
+            else:
+                # The checks learned something (a publisher, the maintainers): what the next run
+                # would report is computed from what they know now, and that is what is kept.
+                again = replace(pctx, extra={}, memo={})
+                self._remember(results, self._result_key(ref, after), ref, again, artifacts,
+                               [*findings, *self._package_findings(again)])
+        findings.extend(found)
         return self._result(pkg, page.name, str(version), "index", artifacts, findings, errors, pctx)
+
+    # -- whole-package results, reused while the index responses they read are fresh ---------
+
+    def _results_cache(self) -> PackageResultCache | None:
+        root = self._cache_root()
+        if root is None:
+            return None
+        from pipwarden.analysis_cache import PackageResultCache
+
+        return PackageResultCache(root)
+
+    def _state(self, name: str) -> list[str | None]:
+        """Digests of what checks remember between runs about this project (its learned publisher,
+        its maintainers): a result computed from other memories is not reused."""
+        import hashlib
+
+        from pipwarden.checks.trust.maintainers import ownership_store
+        from pipwarden.provenance.pins import PinStore
+
+        opts = self.check_options()
+        store = ownership_store(opts)
+        paths = [PinStore.from_options(opts).path(name),
+                 store / f"{canonicalize_name(name)}.json" if store is not None else None]
+        out: list[str | None] = []
+        for path in paths:
+            try:
+                out.append(hashlib.sha256(path.read_bytes()).hexdigest() if path is not None else None)
+            except OSError:
+                out.append(None)
+        return out
+
+    def _result_key(self, ref: PackageRef, state: list[str | None]) -> str:
+        from dataclasses import asdict
+
+        from pipwarden.analysis_cache import package_key
+
+        opts = self.options
+        db = opts.check_options.get("vulndb")
+        snapshot = getattr(db, "snapshot", None)
+        return package_key({
+            "ref": [ref.name, ref.version, ref.specifier, sorted(ref.hashes), ref.marker],
+            "index": self.client.index_url, "artifacts": opts.artifacts, "limits": asdict(opts.limits),
+            "min_age_days": opts.min_age_days, "now": opts.now,
+            "checks": {k: v for k, v in opts.check_options.items() if k != "vulndb"},
+            "vulndb": snapshot.to_json() if snapshot is not None else None,
+            "disabled": sorted(opts.policy.disabled), "state": state,
+        })
+
+    def _tokens(self, name: str, version: str) -> tuple[str, str] | None:
+        page = self.client.project_stamp(name)
+        release = self.client.release_stamp(name, version)
+        if page is None or release is None:
+            return None
+        return page.token(), release.token()
+
+    def _cached_result(self, results: PackageResultCache, key: str, ref: PackageRef) -> PackageResult | None:
+        page = self.client.project_stamp(ref.name)
+        if page is None:
+            return None
+        hit = results.get(key, page.token())
+        if hit is None:
+            return None
+        release = self.client.release_stamp(hit.name, hit.version)
+        if release is None or release.token() != hit.release_token:
+            return None
+        policy = self.options.policy
+        final = by_severity(dedupe(policy.apply(list(hit.findings))))
+        return PackageResult(
+            name=hit.name, version=hit.version, source="index", verdict=policy.verdict(final), artifacts=hit.artifacts,
+            findings=tuple(final), extra=hit.extra, artifact_extra=hit.artifact_extra, origin=ref.origin, line=ref.line,
+        )
+
+    def _remember(self, results: PackageResultCache, key: str, ref: PackageRef, pctx: PackageContext,
+                  artifacts: list[Artifact], findings: list[Finding]) -> None:
+        from pipwarden.analysis_cache import CachedPackage
+
+        tokens = self._tokens(ref.name, pctx.version or "")
+        if tokens is None or pctx.version is None:
+            return
+        results.put(key, tokens[0], CachedPackage(
+            name=pctx.name, version=pctx.version, artifacts=tuple(artifacts),
+            findings=tuple(findings), extra=dict(pctx.extra),
+            artifact_extra={c.artifact.filename: dict(c.extra) for c in pctx.artifacts if c.extra},
+            release_token=tokens[1],
+        ))
 
     def _analyze_download(
         self, path: Path, artifact: Artifact, pkg: PackageRef, f: IndexFile, meta: bytes | None

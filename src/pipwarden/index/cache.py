@@ -57,6 +57,21 @@ class CachedResponse:
         return (time.time() if now is None else now) - self.stored_at
 
 
+@dataclass(frozen=True, slots=True)
+class MetaStamp:
+    """What a cached response is, without its body: enough to name a result computed from it."""
+
+    url: str
+    final_url: str
+    status: int
+    content_type: str
+    sha256: str  # of the body
+    stored_at: float
+
+    def token(self) -> str:
+        return f"{self.status}:{self.sha256}:{self.stored_at!r}"
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -152,6 +167,22 @@ class Cache:
             return None
         return entry
 
+    def get_stamp(self, url: str, accept: str) -> MetaStamp | None:
+        """The header of a *fresh* stored response for (url, accept), its body left unread; None when
+        absent, stale, unreadable, or written before headers carried the body's digest."""
+        try:
+            with self._meta_path(url, accept).open("rb") as fh:
+                head = json.loads(fh.readline())
+            stamp = MetaStamp(
+                url=str(head["url"]), final_url=str(head["final_url"]), status=int(head["status"]),
+                content_type=str(head["content_type"]), sha256=str(head["sha256"]), stored_at=float(head["stored_at"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if stamp.url != url or not 0 <= time.time() - stamp.stored_at < self.ttl:
+            return None
+        return stamp
+
     def is_fresh(self, entry: CachedResponse) -> bool:
         age = entry.age()
         return 0 <= age < self.ttl
@@ -165,6 +196,7 @@ class Cache:
             "etag": entry.etag,
             "stored_at": entry.stored_at,
             "size": len(entry.body),
+            "sha256": hashlib.sha256(entry.body).hexdigest(),
         }
         line = json.dumps(header, separators=(",", ":")).encode() + b"\n"
         with contextlib.suppress(OSError):

@@ -29,12 +29,21 @@ from urllib.parse import urlsplit
 
 import httpx
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from pipwarden import __version__
 from pipwarden.errors import IndexClientError, IntegrityError, NotFoundError, PipwardenError
-from pipwarden.index.cache import Cache, CachedResponse
+from pipwarden.index.cache import Cache, CachedResponse, MetaStamp
 from pipwarden.index.config import check_index_url, is_insecure, redact_url, split_credentials
-from pipwarden.index.models import IndexFile, ProjectPage, ReleaseInfo, page_from_json, page_to_json
+from pipwarden.index.models import (
+    IndexFile,
+    ProjectPage,
+    ReleaseInfo,
+    file_from_json,
+    file_to_json,
+    page_from_json,
+    page_to_json,
+)
 from pipwarden.index.simple import ACCEPT_SIMPLE, media_type, parse_json_api, parse_project_page
 
 ACCEPT_JSON = "application/json"
@@ -44,6 +53,12 @@ MAX_PAGE_BYTES = 256 * 1024 * 1024
 MAX_BACKOFF = 8.0
 _CHUNK = 1 << 16
 # Hash names the index may give, strongest first, that hashlib computes everywhere.
+# Parsed pages of this process, by the digest of what was parsed: a lock's hashing stage and its
+# vetting stage ask for the same hundred pages; the second time costs nothing.
+_PAGES: dict[str, ProjectPage] = {}
+_PAGES_MAX = 512
+_PAGES_LOCK = threading.Lock()
+
 _VERIFIABLE = ("sha256", "sha512", "sha384", "blake2b", "sha3_256", "sha224", "sha1", "md5")
 
 
@@ -257,18 +272,61 @@ class IndexClient:
             return parse_project_page(response.body, response.content_type, response.final_url, name)
         # Large pages (thousands of files) cost more to parse than to load as JSON: keep the
         # parsed page under a digest of exactly what was parsed, and of the parser's version.
-        digest = hashlib.sha256(f"{__version__}\0{response.final_url}\0{response.content_type}\0".encode())
-        digest.update(response.body)
-        key = digest.hexdigest()
+        key = self._parsed_key(response.final_url, response.content_type, hashlib.sha256(response.body).hexdigest())
+        with _PAGES_LOCK:
+            page = _PAGES.get(key)
+        if page is not None:
+            return page
         stored = self.cache.get_parsed(key)
+        page = None
         if isinstance(stored, dict):
-            try:
-                return page_from_json(stored)
-            except (KeyError, TypeError, ValueError):
-                pass
-        page = parse_project_page(response.body, response.content_type, response.final_url, name)
-        self.cache.put_parsed(key, page_to_json(page))
+            with suppress(KeyError, TypeError, ValueError):
+                page = page_from_json(stored)
+        if page is None:
+            page = parse_project_page(response.body, response.content_type, response.final_url, name)
+            self.cache.put_parsed(key, page_to_json(page))
+        with _PAGES_LOCK:
+            if len(_PAGES) >= _PAGES_MAX:
+                _PAGES.clear()
+            _PAGES[key] = page
         return page
+
+    @staticmethod
+    def _parsed_key(final_url: str, content_type: str, body_sha256: str, *more: str) -> str:
+        text = "\0".join((__version__, final_url, content_type, body_sha256, *more))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def release_files(self, name: str, version: Version) -> list[IndexFile]:
+        """The files of one release, as ``project(name).files_for(version)`` gives them. While the
+        page is fresh in the cache, they come from a small per-release entry instead of the whole
+        parsed page (a warm lock of a hundred packages then reads a hundred small files)."""
+        key = self._files_key(name, version)
+        if key is not None and self.cache is not None:
+            stored = self.cache.get_parsed(key)
+            if isinstance(stored, list):
+                with suppress(KeyError, TypeError, ValueError):
+                    return [file_from_json(d) for d in stored]
+        files = self.project(name).files_for(version)
+        key = key or self._files_key(name, version)  # the page may have been fetched just now
+        if key is not None and self.cache is not None:
+            self.cache.put_parsed(key, [file_to_json(f) for f in files])
+        return files
+
+    def _files_key(self, name: str, version: Version) -> str | None:
+        stamp = self.project_stamp(name)
+        if stamp is None or stamp.status != 200:
+            return None
+        return self._parsed_key(stamp.final_url, stamp.content_type, stamp.sha256, "files", str(version))
+
+    def project_stamp(self, name: str) -> MetaStamp | None:
+        """The stamp of the project page fresh in the cache, or None (no cache, absent or stale)."""
+        return self.cache.get_stamp(self.project_url(name), ACCEPT_SIMPLE) if self.cache is not None else None
+
+    def release_stamp(self, name: str, version: str) -> MetaStamp | None:
+        """The stamp of the release's JSON API response fresh in the cache (a 404 included), or None."""
+        if self.cache is None:
+            return None
+        return self.cache.get_stamp(self.release_url(name, version), ACCEPT_JSON)
 
     # -- JSON API and Integrity API ----------------------------------------------------------
 
@@ -280,13 +338,17 @@ class IndexClient:
             return None
         return response
 
+    def release_url(self, name: str, version: str | None = None) -> str:
+        norm = canonicalize_name(name)
+        return f"{self.root_url}pypi/{norm}/{version}/json" if version else f"{self.root_url}pypi/{norm}/json"
+
     def release(self, name: str, version: str | None = None) -> ReleaseInfo | None:
         """The JSON API's view of a release (or of the project when version is None).
 
         None when the index has no JSON API, or not this project or version.
         """
         norm = canonicalize_name(name)
-        url = f"{self.root_url}pypi/{norm}/{version}/json" if version else f"{self.root_url}pypi/{norm}/json"
+        url = self.release_url(name, version)
         response = self._json_or_none(url)
         if response is None or "json" not in media_type(response.content_type):
             return None

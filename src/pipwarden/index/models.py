@@ -160,7 +160,7 @@ class ReleaseInfo:
     ownership: Mapping[str, Any] | None = None
 
 
-def _file_to_json(f: IndexFile) -> dict[str, Any]:
+def file_to_json(f: IndexFile) -> dict[str, Any]:
     return {
         "filename": f.filename, "url": f.url, "hashes": dict(f.hashes), "requires_python": f.requires_python,
         "yanked": f.yanked, "yanked_reason": f.yanked_reason,
@@ -170,7 +170,7 @@ def _file_to_json(f: IndexFile) -> dict[str, Any]:
     }
 
 
-def _file_from_json(d: Mapping[str, Any]) -> IndexFile:
+def file_from_json(d: Mapping[str, Any]) -> IndexFile:
     upload = d.get("upload_time")
     return IndexFile(
         filename=d["filename"], url=d["url"], hashes=dict(d.get("hashes") or {}),
@@ -183,13 +183,13 @@ def _file_from_json(d: Mapping[str, Any]) -> IndexFile:
 def page_to_json(page: ProjectPage) -> dict[str, Any]:
     """A parsed project page as JSON, so warm runs need not parse a large HTML page again."""
     return {
-        "name": page.name, "url": page.url, "files": [_file_to_json(f) for f in page.files],
+        "name": page.name, "url": page.url, "files": [file_to_json(f) for f in page.files],
         "versions": list(page.versions), "status": page.status, "status_reason": page.status_reason,
     }
 
 
 def page_from_json(d: Mapping[str, Any]) -> ProjectPage:
     return ProjectPage(
-        name=d["name"], url=d["url"], files=tuple(_file_from_json(f) for f in d["files"]),
+        name=d["name"], url=d["url"], files=tuple(file_from_json(f) for f in d["files"]),
         versions=tuple(d.get("versions") or ()), status=d.get("status"), status_reason=d.get("status_reason"),
     )

@@ -280,8 +280,7 @@ def _pins(client: IndexClient, resolution: Resolution, python_version: str | Non
     from concurrent.futures import ThreadPoolExecutor
 
     def one(r: Any) -> Pin:
-        page = client.project(r.name)
-        files = page.files_for(Version(r.version))
+        files = client.release_files(r.name, Version(r.version))
         chosen = select_files(files, python_version=python_version, platform=platform)
         if not any(f.kind == "wheel" for f in chosen) and r.name not in allowed_sdists:
             raise UsageError(f"{r.name} {r.version} has no wheel on the index; pass --allow-sdist {r.name}")

@@ -169,7 +169,8 @@ def compile_requirements(
     uv = find_uv()
     version = uv_version(uv)
     with tempfile.TemporaryDirectory(prefix="pipwarden-uv-") as tmp:
-        cmd = [uv, "pip", "compile", str(requirements_in), "--index-url", index_url, "--no-header",
+        # uv runs in an empty folder (no stray uv.toml or pyproject is read): give it an absolute path.
+        cmd = [uv, "pip", "compile", str(Path(requirements_in).resolve()), "--index-url", index_url, "--no-header",
                "--no-annotate", "--quiet", "--python-version", python_version, "--only-binary", ":all:"]
         if allow_sdist:
             conf = Path(tmp) / "uv.toml"

@@ -73,6 +73,10 @@ class PinStore:
             base = default_cache_dir()
         return cls(Path(base) / "provenance" / "publishers")
 
+    def path(self, project: str) -> Path | None:
+        """The project's file in the store (None when the store is disabled)."""
+        return self._path(project)
+
     def _path(self, project: str) -> Path | None:
         if self.directory is None:
             return None
@@ -124,8 +128,14 @@ class PinStore:
                 "publisher": pinned.to_publisher(),
                 "version": first,
                 "versions": versions,
-                "updated": datetime.now(UTC).isoformat(timespec="seconds"),
             }
+            try:
+                old = json.loads(path.read_bytes())
+                if isinstance(old, dict) and {k: v for k, v in old.items() if k != "updated"} == doc:
+                    return  # nothing learned: the file (and what results were computed from) stays as it is
+            except (OSError, ValueError):
+                pass
+            doc["updated"] = datetime.now(UTC).isoformat(timespec="seconds")
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".pin-", suffix=".tmp")

@@ -124,11 +124,11 @@ class MisspelledEmailDomain(PackageCheck):
 # --- ownership ---------------------------------------------------------------------------
 
 
-def ownership_store(ctx: PackageContext) -> Path | None:
+def ownership_store(options: Mapping[str, Any]) -> Path | None:
     """``<cache dir>/trust/ownership``; None with ``use_cache`` False (``--no-cache``)."""
-    if ctx.options.get("use_cache", True) is False:
+    if options.get("use_cache", True) is False:
         return None
-    base = ctx.options.get("cache_dir")
+    base = options.get("cache_dir")
     root = Path(base) if isinstance(base, str | os.PathLike) else cache_dir()
     return root / "trust" / "ownership"
 
@@ -182,7 +182,7 @@ class OwnershipChanged(PackageCheck):
         ownership = ctx.release.ownership if ctx.release is not None else None
         if not isinstance(ownership, Mapping):
             return
-        store = ownership_store(ctx)
+        store = ownership_store(ctx.options)
         if store is None:
             return
         path = store / f"{ctx.name}.json"
