@@ -9,13 +9,14 @@ Modules: :mod:`.execution` (install-time and import-time execution, decode-and-e
 download-and-execute), :mod:`.exfiltration` (sources reaching sinks, credential stores,
 channels, infrastructure), :mod:`.evasion` (persistence, anti-analysis, Trojan Source,
 steganography, reverse shells, miners, obfuscators), :mod:`.decoded` (decoding loops, decoded
-commands, embedded scripts written to disk), :mod:`.wallets` (private keys and seed phrases sent
+commands, embedded scripts written to disk), :mod:`.downloads` (download-and-run through helpers),
+:mod:`.wallets` (private keys and seed phrases sent
 away) and :mod:`.hooks` (``.pth``, startup
 modules, build backends, shadowing scripts, bundled binaries).
 """
 
 from __future__ import annotations
 
-from pipwarden.checks.code import decoded, evasion, execution, exfiltration, hooks, wallets
+from pipwarden.checks.code import decoded, downloads, evasion, execution, exfiltration, hooks, wallets
 
-__all__ = ["decoded", "evasion", "execution", "exfiltration", "hooks", "wallets"]
+__all__ = ["decoded", "downloads", "evasion", "execution", "exfiltration", "hooks", "wallets"]

@@ -1,0 +1,66 @@
+"""Download-and-run spread over helper functions: a module that fetches a hard-coded executable,
+writes it to disk and starts it, each step in its own small function."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from pipwarden.checks.base import MemberCheck, MemberContext, register
+from pipwarden.checks.code.facts import CallFact, ModuleFacts
+from pipwarden.checks.code.indicators import NET_CALLS, SPAWN_CALLS
+from pipwarden.checks.code.shared import early, layers, where
+from pipwarden.models import Finding, Severity
+
+# A URL that names a Windows executable or script: what a dropper fetches.
+_EXE_URL = re.compile(r"(?i)\b(?:https?|ftp)://[^\s'\"<>]+?\.(?:exe|scr|msi|bat|cmd|vbs|ps1|hta|jar|pif)(?=$|[?#'\"\s])")
+_OPENERS = ("open", "io.open", "builtins.open")
+_BINARY_MODES = ("wb", "w+b", "ab", "bw", "wb+", "xb")
+
+
+def _fetches(facts: ModuleFacts) -> list[CallFact]:
+    return [c for c in facts.calls if c.name in NET_CALLS or c.name.endswith(("urlretrieve", "wget.download"))]
+
+
+def _writes(facts: ModuleFacts) -> list[CallFact]:
+    return [c for c in facts.calls if (c.name in _OPENERS and any(m in _BINARY_MODES for m in c.strings))
+            or (c.name.endswith((".write", ".write_bytes")) and "net-data" in c.taint)
+            or c.name.endswith(("urlretrieve", "wget.download"))]
+
+
+def _runs(facts: ModuleFacts) -> list[CallFact]:
+    return [c for c in facts.calls if c.name in SPAWN_CALLS or c.name in ("os.startfile", "os.chmod")]
+
+
+@register
+class DownloadExecutableAndRun(MemberCheck):
+    """A module downloads an executable from a hard-coded URL (``…/payload.exe``), writes it to
+    disk and starts it, with each step in its own helper (``download(url, path)``,
+    ``launch(path)``) so that no single function shows the whole chain.
+
+    A library has no reason to fetch a Windows program from a fixed address and run it. High;
+    critical when any step runs at install or import time. (The one-scope form is PW120.)
+    """
+
+    id = "PW118"
+    severity = Severity.HIGH
+    title = "downloads a hard-coded executable and runs it (through helpers)"
+    roles = frozenset({"setup", "module"})
+
+    def run(self, ctx: MemberContext) -> Iterable[Finding]:
+        urls = _EXE_URL.findall(ctx.text) if b"://" in ctx.data else []
+        if not urls:
+            return
+        for facts, outer in layers(ctx):
+            fetches, writes, runs = _fetches(facts), _writes(facts), _runs(facts)
+            if not (fetches and writes and runs):
+                continue
+            chain = [*fetches, *writes, *runs]
+            hot = [c for c in chain if early(c.ctx)]
+            r = next((c for c in runs if early(c.ctx)), runs[0])
+            sev = Severity.CRITICAL if hot else Severity.HIGH
+            yield self.finding(
+                f"fetches {urls[0][:80]} with {fetches[0].name}(), writes it with {writes[0].name}() and runs "
+                f"{r.name}() {where(r)}{facts.layer_note()}",
+                file=ctx.path, line=outer or r.line, evidence=facts.line_text(r.line), severity=sev)
+            return
