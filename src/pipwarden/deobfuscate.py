@@ -416,8 +416,8 @@ class Evaluator:
         func = node.func
         # Method calls on constant strings and bytes: "".join(...), b"...".decode(), s.replace(...)
         if isinstance(func, ast.Attribute) and func.attr in _STR_METHODS:
-            local = isinstance(func.value, ast.Name) and func.value.id in env
-            name = self.resolve(func) if isinstance(func.value, ast.Name | ast.Attribute) and not local else None
+            is_local = isinstance(func.value, ast.Name) and func.value.id in env
+            name = self.resolve(func) if isinstance(func.value, ast.Name | ast.Attribute) and not is_local else None
             if name is None or name.split(".", 1)[0] not in DECODER_MODULES:
                 obj = self._eval(func.value, env)
                 if not isinstance(obj, str | bytes | bytearray):

@@ -217,6 +217,7 @@ def _command(value: Any) -> str | None:
 
 _SCRIPT_DANGER = re.compile(r"\bsubprocess\b|os\.system|\bPopen\b|\bsocket\b|\bdup2\b|urlopen|\brequests\.|"
                             r"\bexec\s*\(|\beval\s*\(|b64decode|pty\.spawn|\bwinreg\b|webhook")
+_FETCH_EXEC = re.compile(r"\b(?:exec|eval)\s*\([^\n]*(?:urlopen|requests\.get|\.read\(\)|\.text\b|\.content\b)")
 _WRITE_METHODS = ("write", "write_text", "write_bytes")
 
 
@@ -228,7 +229,8 @@ class DropsEmbeddedScript(MemberCheck):
     The real payload is kept as text inside ``setup.py`` (or a module) and written to disk to be
     run later or by the next step: the dropping code looks innocuous and the script is never
     imported as part of the package. The embedded script is reported with its dangerous calls.
-    High at install or import time (low inside a function: code generators write scripts too).
+    High at install or import time, or when the script runs what it downloads or is a reverse
+    shell; low otherwise inside a function (code generators write scripts too).
     """
 
     id = "PW116"
@@ -246,7 +248,9 @@ class DropsEmbeddedScript(MemberCheck):
                 danger = sorted({m.group(0).strip("(. ") for m in _SCRIPT_DANGER.finditer(text)})
                 if not danger:
                     continue
-                sev = Severity.HIGH if early(c.ctx) else Severity.LOW
+                # a script that runs what it downloads, or a reverse shell, is a dropper wherever it sits
+                dropper_script = bool(_FETCH_EXEC.search(text)) or {"socket", "dup2"} <= set(danger)
+                sev = Severity.HIGH if early(c.ctx) or dropper_script else Severity.LOW
                 yield self.finding(
                     f"{c.name}() {'runs' if c.name in SPAWN_CALLS else 'writes'} an embedded Python script that "
                     f"uses {', '.join(danger[:5])} "

@@ -4,15 +4,17 @@ shadow common commands, and native binaries in packages that claim to be pure Py
 
 from __future__ import annotations
 
+import ast
 import configparser
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from packaging.utils import canonicalize_name
 
 from pipwarden.checks.base import ArtifactCheck, ArtifactContext, MemberCheck, MemberContext, register
-from pipwarden.checks.code.indicators import SHADOWED_COMMANDS
+from pipwarden.checks.code.facts import CallFact, ModuleFacts, command_text, parse
+from pipwarden.checks.code.indicators import EXEC_CALLS, IDENTITY_TAGS, NET_CALLS, SHADOWED_COMMANDS, SPAWN_CALLS
 from pipwarden.models import Finding, Severity
 
 _PTH_DANGER = (b"base64", b"b64decode", b"subprocess", b"os.system", b"socket", b"urllib", b"requests", b"marshal",
@@ -229,3 +231,101 @@ class BundledBinary(ArtifactCheck):
             sev = Severity.LOW if kind == "PE" and m.size <= 256 * 1024 else Severity.MEDIUM
             yield self.finding(f"{kind} binary ({m.size} bytes) in a none-any wheel", file=m.name, line=None,
                                evidence=m.name, severity=sev)
+
+
+def _bundled_target(cmd: list[str], siblings: Mapping[str, object]) -> str | None:
+    """The archive member a ``python -m pkg.mod`` or ``python file.py`` command runs, if shipped."""
+    cands: list[str] = []
+    for i, part in enumerate(cmd):
+        if part == "-m" and i + 1 < len(cmd):
+            mod = cmd[i + 1].replace(".", "/")
+            cands += [f"{mod}.py", f"{mod}/__main__.py", f"src/{mod}.py", f"src/{mod}/__main__.py"]
+        elif part.endswith(".py") and i > 0:
+            cands.append(part.removeprefix("./"))
+    return next((c for c in cands if c in siblings), None)
+
+
+def _spawn_parts(c: CallFact) -> list[str]:
+    if not c.node.args:
+        return []
+    arg = c.node.args[0]
+    if isinstance(arg, ast.List | ast.Tuple):
+        out = []
+        for e in arg.elts:
+            if isinstance(e, ast.Constant) and isinstance(e.value, str):
+                out.append(e.value)
+            elif isinstance(e, ast.Attribute) and e.attr == "executable":
+                out.append("python")
+            else:
+                out.append("{}")
+        return out
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return arg.value.split()
+    return []
+
+
+@register
+class InstallRunsBundledScript(MemberCheck):
+    """``setup.py`` runs a Python file shipped in the sdist as a separate process at install time
+    (``subprocess.run([sys.executable, "-m", "pkg.tool"])``, ``python helper.py``), and that file
+    talks to the network when run.
+
+    Running it as a script makes its ``__main__`` block install-time code that no import ever
+    shows; its behaviour is judged as such: high when it sends machine or user identity, runs a
+    dropper or executes fetched or decoded code; medium when it connects. (Build helpers that
+    start compilers or git are not reported.)
+    """
+
+    id = "PW119"
+    severity = Severity.HIGH
+    title = "setup.py runs a bundled script that connects or exfiltrates"
+    roles = frozenset({"setup"})
+
+    def run(self, ctx: MemberContext) -> Iterable[Finding]:
+        if b".py" not in ctx.data and b"-m" not in ctx.data:
+            return
+        from pipwarden.checks.code.shared import facts_for, where
+
+        facts = facts_for(ctx)
+        if facts is None:
+            return
+        for c in facts.calls:
+            if c.name not in SPAWN_CALLS or c.ctx != "install":
+                continue
+            parts = _spawn_parts(c)
+            if not parts or not re.match(r"(?i)^(?:python[\d.]*|py)(?:\.exe)?$", parts[0].rsplit("/", 1)[-1]):
+                continue
+            target = _bundled_target(parts, ctx.siblings)
+            member = ctx.siblings.get(target) if target else None
+            data = getattr(member, "data", None)
+            if target is None or not isinstance(data, bytes) or len(data) > 1 << 20:
+                continue
+            tree = parse(data, target)
+            if tree is None:
+                continue
+            sub = ModuleFacts(tree, "setup", data.decode("utf-8", "replace"), base_ctx="install")
+            sev, what = _script_behaviour(sub)
+            if sev is None:
+                continue
+            yield self.finding(
+                f"{c.name}() {where(c)} runs {target}, which {what} when run",
+                file=ctx.path, line=c.line, evidence=facts.line_text(c.line), severity=sev)
+
+
+def _script_behaviour(sub: ModuleFacts) -> tuple[Severity | None, str]:
+    from pipwarden.checks.code.exfiltration import SEND_CALLS
+    from pipwarden.checks.code.shared import dropper
+
+    live = [c for c in sub.calls if c.ctx == "install"]
+    for c in live:
+        tags = c.taint & IDENTITY_TAGS
+        if c.name in SEND_CALLS and tags:
+            return Severity.HIGH, f"sends {', '.join(sorted(tags))} with {c.name}()"
+        if c.name in SPAWN_CALLS and dropper(" ".join([command_text(c), *c.strings])):
+            return Severity.HIGH, f"runs a dropper command with {c.name}()"
+        if c.name in EXEC_CALLS and {"net-data", "decoded"} & c.taint:
+            return Severity.HIGH, f"executes fetched or decoded code with {c.name}()"
+    net = next((c for c in live if c.name in NET_CALLS), None)
+    if net is not None:
+        return Severity.MEDIUM, f"connects with {net.name}()"
+    return None, ""  # build helpers start compilers and git: a plain spawn is not evidence

@@ -32,7 +32,7 @@ NET_CALLS = frozenset(
         "socket.socket.connect_ex", "socket.socket.sendto", "urllib3.PoolManager.request",
         "urllib3.PoolManager.urlopen", "urllib3.request", "smtplib.SMTP", "smtplib.SMTP_SSL", "ftplib.FTP",
         "aiohttp.ClientSession.get", "aiohttp.ClientSession.post", "wget.download", "pycurl.Curl",
-        "telnetlib.Telnet", "paramiko.SSHClient.connect", "webbrowser.open",
+        "telnetlib.Telnet", "paramiko.SSHClient.connect", "webbrowser.open", "git.Repo.clone_from",
     }
 )
 DNS_CALLS = frozenset(
