@@ -11,12 +11,24 @@ channels, infrastructure), :mod:`.evasion` (persistence, anti-analysis, Trojan S
 steganography, reverse shells, miners, obfuscators), :mod:`.decoded` (decoding loops, decoded
 commands, embedded scripts written to disk), :mod:`.downloads` (download-and-run through helpers),
 :mod:`.wallets` (private keys and seed phrases sent
-away), :mod:`.stealers` (token grabbers) and :mod:`.hooks` (``.pth``, startup
+away), :mod:`.stealers` (token grabbers), :mod:`.backdoors` (commands
+received from the network) and :mod:`.hooks` (``.pth``, startup
 modules, build backends, shadowing scripts, bundled binaries).
 """
 
 from __future__ import annotations
 
-from pipwarden.checks.code import decoded, downloads, evasion, execution, exfiltration, hooks, stealers, wallets
+from pipwarden.checks.code import (
+    backdoors,
+    decoded,
+    downloads,
+    evasion,
+    execution,
+    exfiltration,
+    hooks,
+    stealers,
+    wallets,
+)
 
-__all__ = ["decoded", "downloads", "evasion", "execution", "exfiltration", "hooks", "stealers", "wallets"]
+__all__ = ["backdoors", "decoded", "downloads", "evasion", "execution", "exfiltration", "hooks", "stealers",
+           "wallets"]
