@@ -120,6 +120,10 @@ class ExecLoopDecoded(MemberCheck):
                 text = as_text(value)
                 if "loop" not in steps or text is None or not looks_like_python(text):
                     continue
+                # a decoder, not a code generator: XOR or a real decoder on the way, or chr()/ord()
+                # arithmetic in the function that built the string
+                if not set(steps) & _HIDING_STEPS and not _char_arithmetic(facts, c.line):
+                    continue
                 done.add(c.line)
                 chain = " → ".join(s for s in steps if s not in ("sliced",))
                 yield self.finding(
@@ -127,6 +131,16 @@ class ExecLoopDecoded(MemberCheck):
                     f"payload: {text[:100]!r}",
                     file=ctx.path, line=outer or c.line, evidence=facts.line_text(c.line),
                     severity=Severity.CRITICAL if early(c.ctx) else Severity.HIGH)
+
+
+def _char_arithmetic(facts: ModuleFacts, line: int) -> bool:
+    """``chr(ord(c) - 7)``-style character arithmetic in the body that holds ``line``."""
+    for stmt in _enclosing_body(facts.tree, line):
+        for n in ast.walk(stmt):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "chr" and n.args and \
+                    isinstance(n.args[0], ast.BinOp):
+                return True
+    return False
 
 
 @register
