@@ -158,7 +158,7 @@ SHELL_DROPPER_RE = re.compile(
     (?:curl|wget)\b[^|;&]*\|\s*(?:sudo\s+)?(?:(?:ba|z|da)?sh|python[\d.]*|perl|ruby)\b
     | \bbase64\s+(?:-d|--decode|-D)\b[^|;&]*\|\s*(?:sudo\s+)?(?:(?:ba|z|da)?sh|python[\d.]*)\b
     | (?:curl|wget)\b[^;&|\n]*(?:\$\(|`)(?:hostname|whoami)\b
-    | (?:curl|wget)\b[^;&]*(?:-o|-O|--output)\b[^;&]*(?:&&|;)\s*(?:chmod|\./|sh\b|bash\b|start\b)
+    | (?:curl|wget)\b[^;&]*(?:-\w*[oO]|--output)\b[^;&]*(?:&&|;)\s*(?:chmod|\./|sh\b|bash\b|start\b)
     | powershell(?:\.exe)?\b[^'"]*-(?:e|ec|en|enc|encodedcommand)\s+[A-Za-z0-9+/=]{16,}
     | -w(?:indowstyle)?\s+hidden | iex\s*\(|invoke-expression | invoke-webrequest | downloadstring\s*\(
     | new-object\s+net\.webclient | downloadfile\s*\( | start-process\b[^'"]*-windowstyle
