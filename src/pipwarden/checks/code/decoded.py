@@ -17,7 +17,7 @@ from typing import Any
 from pipwarden.checks.base import MemberCheck, MemberContext, register
 from pipwarden.checks.code.facts import CallFact, ModuleFacts
 from pipwarden.checks.code.indicators import SPAWN_CALLS
-from pipwarden.checks.code.shared import WHERE, dropper, early, layers, where
+from pipwarden.checks.code.shared import WHERE, dropper, early, layers, suspicious_hosts, where
 from pipwarden.deobfuscate import Evaluator, as_text, looks_like_python, module_functions
 from pipwarden.models import Finding, Severity
 
@@ -147,11 +147,14 @@ def _char_arithmetic(facts: ModuleFacts, line: int) -> bool:
 class SpawnDecodedCommand(MemberCheck):
     """A process is started with a command that the code decodes first: ``os.system(b64decode(…))``,
     ``subprocess.Popen([decode(…)])`` through a small helper, a hex or XOR-ed command line; or
-    with a dropper command (``curl … | sh``, ``curl -H "$(whoami)" …``) kept in variables.
+    with a dropper command (``curl … | sh``, ``curl -H "$(whoami)" …``) kept in variables, or a
+    command assembled in variables that reaches suspicious infrastructure (a request catcher, a
+    raw IP).
 
     A program that runs a fixed command spells it out; encoding it only serves to hide it from a
     reader. High; critical when it runs at install or import time or the decoded command is a
-    dropper (``curl … | sh``, encoded PowerShell…).
+    dropper (``curl … | sh``, encoded PowerShell…); medium for a command in a function that
+    merely reaches suspicious infrastructure.
     """
 
     id = "PW115"
@@ -176,6 +179,19 @@ class SpawnDecodedCommand(MemberCheck):
                     continue
                 got = _fold_local(facts, c, arg)
                 if got is None:
+                    # not constant (it carries collected data): judge the constant pieces it is built from
+                    partial = _assigned_strings(facts, c.line, arg)
+                    hosts = suspicious_hosts(partial)
+                    drop_text = dropper(" ".join(partial))
+                    if not (hosts or drop_text):
+                        continue
+                    what = drop_text[:60] if drop_text else hosts[0]
+                    yield self.finding(
+                        f"{c.name}() runs a command built in variables that {'uses' if drop_text else 'reaches'} "
+                        f"{what}{via} {where(c)}{facts.layer_note()}",
+                        file=ctx.path, line=outer or c.line, evidence=facts.line_text(c.line),
+                        severity=Severity.CRITICAL if early(c.ctx) else Severity.MEDIUM if not drop_text
+                        else Severity.HIGH)
                     continue
                 value, steps = got
                 hiding = [s for s in steps if s in _HIDING_STEPS]
@@ -195,6 +211,21 @@ class SpawnDecodedCommand(MemberCheck):
                 yield self.finding(
                     f"{c.name}() runs {how}{via} {where(c)}{facts.layer_note()}: {cmd[:120]!r}",
                     file=ctx.path, line=outer or c.line, evidence=facts.line_text(c.line), severity=sev)
+
+
+def _assigned_strings(facts: ModuleFacts, line: int, arg: ast.expr) -> list[str]:
+    """String constants of a command argument and of the local assignments (before ``line``, in
+    the same function) of the names it uses."""
+    names = {n.id for n in ast.walk(arg) if isinstance(n, ast.Name)}
+    out = [n.value for n in ast.walk(arg) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    for stmt in _enclosing_body(facts.tree, line):
+        if stmt.lineno >= line:
+            break
+        if isinstance(stmt, ast.Assign | ast.AugAssign) and any(
+                isinstance(t, ast.Name) and t.id in names
+                for t in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target])):
+            out += [n.value for n in ast.walk(stmt.value) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    return out[:64]
 
 
 def _spawn_wrappers(facts: ModuleFacts) -> dict[str, int]:
