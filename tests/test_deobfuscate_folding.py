@@ -95,7 +95,7 @@ def test_zip_and_map_fold() -> None:
 
 
 def test_unfoldable_things_are_not_guessed() -> None:
-    ev, tree = _evaluator("import os\ndef f():\n    return os.environ['HOME']\nX = f()\n")
+    ev, _ = _evaluator("import os\ndef f():\n    return os.environ['HOME']\nX = f()\n")
     assert ev.evaluate(ast.Name(id="X", ctx=ast.Load())) is None
     # a helper with control flow is not inlined
     ev, _ = _evaluator("def g(s):\n    if s:\n        return s\n    return ''\nY = g('a')\n")
