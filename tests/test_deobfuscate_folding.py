@@ -110,3 +110,23 @@ def test_loops_are_bounded() -> None:
     env, steps = ev.run_until(fn.body, fn.body[-1].lineno)
     # the ten-million-step loop is refused, not run: what it would have changed is unknown
     assert "out" not in env and "loop" not in steps
+
+
+def test_eval_of_a_constant_expression_string_is_folded_not_run() -> None:
+    import codecs
+
+    part = base64.b64encode(b"print('hidden')").decode()
+    src = (
+        "import codecs\n"
+        f"magic = {part[:8]!r}\n"
+        f"love = {codecs.encode(part[8:], 'rot13')!r}\n"
+        "joy = '\\x72\\x6f\\x74\\x31\\x33'\n"
+        "trust = eval('\\x6d\\x61\\x67\\x69\\x63') + eval('codecs.decode(love, joy)')\n"
+    )
+    ev, _ = _evaluator(src)
+    got = ev.evaluate(ast.parse("base64.b64decode(eval('trust'))", mode="eval").body)
+    assert got is not None
+    assert got[0] == b"print('hidden')"
+    assert "rot13" in got[1] and "base64" in got[1]
+    # something eval could only answer by running code is not folded
+    assert ev.evaluate(ast.parse("eval('__import__(\"os\").getcwd()')", mode="eval").body) is None

@@ -463,6 +463,17 @@ class Evaluator:
             if name == "reversed":
                 self.steps.append("reversed")
             return _limit(_BUILTIN_FUNCS[name](*args))
+        if name in ("eval", "builtins.eval") and len(node.args) == 1 and not node.keywords:
+            # eval('\x6d\x61\x67\x69\x63') + eval('codecs.decode(love, joy)'): an expression kept
+            # in a string is parsed and folded like any other expression, never evaluated
+            source = self._eval(node.args[0], env)
+            if not isinstance(source, str) or len(source) > 4096:
+                raise _Unknown("eval")
+            try:
+                expr = ast.parse(source.strip(), mode="eval").body
+            except (SyntaxError, ValueError) as e:
+                raise _Unknown("eval") from e
+            return self._eval(expr, env)
         if name in ("zip", "map") and len(node.args) >= 2 and not node.keywords:
             return self._zip_map(name, node, env)
         # A call of a small module-level helper: def decode(s): return base64.b64decode(s).decode()
