@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 import unicodedata
 from collections.abc import Iterable
 
@@ -63,6 +65,8 @@ class Persistence(MemberCheck):
                 if m.group(0).lower() in (".profile", ".bashrc", ".zshrc", ".bash_profile"):
                     if c.name not in ("open", "io.open", "builtins.open") and c.name not in SPAWN_CALLS:
                         continue
+                    if m.start() and text[m.start() - 1] not in "/\\~ '\"":
+                        continue  # cProfile.Profile, x.bashrc_path: a name, not the file
                     if c.name not in SPAWN_CALLS and not _in_home(c):
                         continue  # an rc file written into a temporary or project folder starts nothing
                 done = True
@@ -172,6 +176,45 @@ class TrojanSource(MemberCheck):
                 yield self.finding(f"identifier {name!r} mixes Latin with look-alike letters", file=ctx.path,
                                    line=where_line, evidence=ctx.line_text(where_line))
                 return
+
+
+# Letters Python folds to ASCII when it reads an identifier (NFKC): mathematical alphanumerics
+# (U+1D400-U+1D7FF, UTF-8 F0 9D 90-9F) and fullwidth Latin (U+FF21-FF5A, EF BC A1-EF BD 9A).
+# ``𝘴𝙪𝗯𝘱𝙧𝙤𝙘𝗲𝙨𝙨.call`` runs ``subprocess.call``.
+_FOLDED_BYTES = re.compile(rb"\xf0\x9d[\x90-\x9f]|\xef\xbc[\xa1-\xba]|\xef\xbd[\x81-\x9a]")
+
+
+@register
+class FoldedIdentifiers(MemberCheck):
+    """Identifiers spelled with look-alike Unicode letters that Python folds to plain ASCII when it
+    reads them (NFKC): mathematical bold/italic/sans-serif letters, fullwidth letters.
+    ``𝘴𝙪𝗯𝘱𝙧𝙤𝙘𝗲𝙨𝙨.call([𝙚𝘹𝗲_𝘱𝘢𝙩𝗵])`` is ``subprocess.call([exe_path])`` to the interpreter but not
+    to a text search or a reviewer's grep.
+
+    No editor types these letters into code by accident; spelling names with them serves only to
+    hide which names the code uses. High. (Letters in strings, comments and docstrings are not
+    identifiers and are not reported.)
+    """
+
+    id = "PW190"
+    severity = Severity.HIGH
+    title = "identifiers spelled in letters Python folds to ASCII"
+    roles = frozenset({"setup", "module"})
+
+    def run(self, ctx: MemberContext) -> Iterable[Finding]:
+        if not _FOLDED_BYTES.search(ctx.data):
+            return
+        try:
+            for tok in tokenize.generate_tokens(io.StringIO(ctx.text).readline):
+                if tok.type == tokenize.NAME and not tok.string.isascii():
+                    folded = unicodedata.normalize("NFKC", tok.string)
+                    if folded != tok.string and folded.isascii():
+                        line = tok.start[0]
+                        yield self.finding(f"identifier {tok.string!r} is read by Python as {folded!r}",
+                                           file=ctx.path, line=line, evidence=ctx.line_text(line))
+                        return
+        except (tokenize.TokenError, SyntaxError, ValueError):
+            return
 
 
 _STEGO_CALLS = ("stegano.lsb.reveal", "lsb.reveal", "stegano.exifHeader.reveal", "PIL.Image.open",

@@ -29,10 +29,10 @@ from pipwarden.checks.code.shared import (
     suspicious_hosts,
     where,
 )
-from pipwarden.deobfuscate import powershell_encoded
+from pipwarden.deobfuscate import as_text, looks_like_python, powershell_encoded
 from pipwarden.models import Finding, Severity
 
-_WRITE_MODE = re.compile(r"[wax]")
+_WRITE_MODE = re.compile(r"[wax]b?\+?|[rb]?\+|b[wax]|[wax]t")
 _OUTSIDE_PATH = re.compile(r"(?i)^(?:/|~|[a-z]:\\)|appdata|%temp%|\\temp\\|/tmp/|startup|\.config|home")
 
 
@@ -63,6 +63,9 @@ def _spawn_severity(fact: CallFact, cmd: str) -> tuple[Severity, str]:
         return Severity.LOW, "runs a build tool"
     if fact.ctx == "install" and ("called from" in fact.via or " via " in fact.via or "build" in fact.via):
         return Severity.LOW, "runs a command from a build helper"
+    if fact.ctx == "install" and (fact.via == "module level" or _POST_INSTALL.search(fact.via)) and \
+            _WINDOWS_PROGRAM.search(cmd):
+        return Severity.HIGH, "runs a Windows program or script"
     if cmd and not cmd.startswith("{}") and re.match(r"^[\w./-]+", cmd):
         if fact.ctx == "install" and (fact.via == "module level" or _POST_INSTALL.search(fact.via)):
             # Not a build tool, run straight from setup.py or from an overridden install command:
@@ -73,6 +76,7 @@ def _spawn_severity(fact: CallFact, cmd: str) -> tuple[Severity, str]:
 
 
 _POST_INSTALL = re.compile(r"setup command \w*(?:[Ii]nstall|[Dd]evelop|[Ee]gg_?[Ii]nfo|[Pp]ost)\w*\.run\(\)")
+_WINDOWS_PROGRAM = re.compile(r"(?i)\.(?:exe|scr|bat|cmd|ps1|vbs|vbe|msi|hta|pyw)\b")
 _DROPPED_EXECUTABLE = re.compile(r"(?i)\.(?:exe|scr|bat|cmd|ps1|vbs|jar|msi|dll|hta)\b|appdata|%temp%|startup")
 
 
@@ -81,13 +85,35 @@ def _command_taint(fact: CallFact) -> frozenset[str]:
     return fact.arg_taint[0] if fact.arg_taint else fact.taint
 
 
+# CREATE_NO_WINDOW | DETACHED_PROCESS: a process with no console window for anyone to see.
+_NO_WINDOW_BITS = 0x08000000 | 0x00000008
+
+
 def _kw_hidden(fact: CallFact) -> bool:
     for k in fact.node.keywords:
+        if k.arg == "start_new_session" and isinstance(k.value, ast.Constant) and k.value.value is True:
+            return True  # detached from the terminal: it outlives the install or the import that started it
+        if k.arg == "preexec_fn" and ast.unparse(k.value) in ("os.setsid", "setsid", "os.setpgrp"):
+            return True
         if k.arg in ("creationflags", "startupinfo"):
             src = ast.unparse(k.value)
-            if hidden(src) or "0x08000000" in src or "134217728" in src or src.strip() == "8":
+            if hidden(src) or "0x08000000" in src or "134217728" in src:
+                return True
+            flags = _int_value(k.value)
+            if flags is not None and flags & _NO_WINDOW_BITS:
                 return True
     return False
+
+
+def _int_value(node: ast.expr) -> int | None:
+    """An integer constant or an ``|``/``+`` of them (``0x00000008 | 0x00000200``)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr | ast.Add):
+        left, right = _int_value(node.left), _int_value(node.right)
+        if left is not None and right is not None:
+            return left | right if isinstance(node.op, ast.BitOr) else left + right
+    return None
 
 
 @register
@@ -220,9 +246,13 @@ class ImportTimePayload(MemberCheck):
             elif c.name in NET_CALLS:
                 sev = Severity.MEDIUM
                 hosts = suspicious_hosts(c.strings)
-                if hosts:
+                sends = _sends_body(c)
+                if hosts or sends:
+                    # a library fetches on demand; one that posts data the moment it is imported
+                    # reports to someone about the machine that imported it
                     sev = Severity.HIGH
-                what = f"{c.name}() {where(c)}" + (f" to {hosts[0]}" if hosts else "")
+                what = f"{c.name}() {where(c)}" + (f" to {hosts[0]}" if hosts else "") + (
+                    ": sends data the moment the package is imported" if sends else "")
             elif c.name in ("open", "io.open", "builtins.open") and _writes_outside(c):
                 sev = Severity.MEDIUM
                 what = f"open() for writing outside the package {where(c)}"
@@ -230,6 +260,20 @@ class ImportTimePayload(MemberCheck):
                 continue
             yield self.finding(what + facts.layer_note(), file=ctx.path, line=outer or c.line,
                                evidence=facts.line_text(c.line), severity=sev)
+
+
+_SEND_VERBS = ("post", "put", "patch")
+
+
+def _sends_body(c: CallFact) -> bool:
+    """An HTTP request that uploads something: ``requests.post``/``put``/``patch``, or a request
+    given ``data=``/``json=``/``files=`` or ``method="POST"``."""
+    if c.name.rsplit(".", 1)[-1] in _SEND_VERBS:
+        return True
+    if any(c.kw(k) is not None for k in ("data", "json", "files")):
+        return True
+    method = c.kw("method")
+    return isinstance(method, ast.Constant) and str(method.value).upper() in ("POST", "PUT", "PATCH")
 
 
 def _writes_outside(c: CallFact) -> bool:
@@ -265,36 +309,92 @@ class DownloadAndExecute(MemberCheck):
                         f"{c.name}() of data fetched from the network {where(c)}{facts.layer_note()}",
                         file=ctx.path, line=outer or c.line, evidence=facts.line_text(c.line),
                         severity=Severity.CRITICAL if early(c.ctx) else Severity.HIGH)
-            # fetch or decode -> write -> run, within one scope
-            by_scope: dict[int, list[CallFact]] = {}
-            for c in facts.calls:
-                by_scope.setdefault(c.scope, []).append(c)
-            for calls in by_scope.values():
-                fetch = [c for c in calls if c.name in NET_CALLS or c.name.endswith(("urlretrieve", "wget.download"))]
-                drops = [c for c in calls if c.name.endswith((".write", ".write_bytes", ".write_text"))
-                         and {"net-data", "decoded"} & c.taint]
-                if not fetch and not drops:
-                    continue
-                first = min(c.line for c in fetch + drops)
-                runs = [c for c in calls if (c.name in SPAWN_CALLS or c.name in ("os.chmod", "os.startfile"))
-                        and c.line >= first]
-                wrote = bool(drops) or any(
-                    c.name in ("open", "io.open", "builtins.open") and c.line >= first
-                    and any(m in ("wb", "w+b", "ab", "bw") for m in c.strings) for c in calls) or any(
-                    c.name.endswith(("urlretrieve", "wget.download")) for c in fetch)
-                if not (runs and wrote):
-                    continue
-                r = runs[0]
-                if r.name != "os.chmod" and build_tool(command_text(r)) and not {"net-data", "decoded"} & r.taint \
-                        and not drops:
-                    continue
-                src = f"downloads with {fetch[0].name}()" if fetch else "decodes a payload"
-                exe = any(_DROPPED_EXECUTABLE.search(s) for c in calls for s in c.strings)
-                sev = Severity.CRITICAL if early(r.ctx) else Severity.HIGH if exe or drops else Severity.MEDIUM
-                yield self.finding(
-                    f"{src}, writes it to a file and runs {r.name}() {where(r)}"
-                    + (" (a Windows executable or a hidden location)" if exe else "") + facts.layer_note(),
-                    file=ctx.path, line=outer or r.line, evidence=facts.line_text(r.line), severity=sev)
+            yield from self._chains(ctx, facts, outer)
+
+    def _chains(self, ctx: MemberContext, facts: ModuleFacts, outer: int | None) -> Iterable[Finding]:
+        """fetch (or decode, or carry code) -> write -> run: within one scope in source order, and
+        across the helpers that module-level code calls (``download(url, p)`` then ``run(p)``)."""
+        by_scope: dict[int, list[CallFact]] = {}
+        for c in facts.calls:
+            by_scope.setdefault(c.scope, []).append(c)
+        groups: list[tuple[list[CallFact], bool]] = [(calls, True) for calls in by_scope.values()]
+        early_calls = [c for c in facts.calls if early(c.ctx)]
+        if len({c.scope for c in early_calls}) > 1:
+            groups.append((early_calls, False))
+        done: set[int] = set()
+        for calls, ordered in groups:
+            fetch = [c for c in calls if c.name in NET_CALLS or c.name.endswith(("urlretrieve", "wget.download"))]
+            writes = [c for c in calls if c.name.endswith((".write", ".write_bytes", ".write_text"))]
+            drops = [c for c in writes if {"net-data", "decoded"} & c.taint]
+            code = [c for c in writes if early(c.ctx) and _carries_code(c)]
+            if not fetch and not drops and not code:
+                continue
+            first = min(c.line for c in fetch + drops + code)
+            # in one scope the run follows the write; a helper function may be defined anywhere
+            runs = [c for c in calls if (c.name in SPAWN_CALLS or c.name in ("os.chmod", "os.startfile")
+                                         or (c.name in EXEC_CALLS and "file-data" in c.taint))
+                    and (c.line >= first or (not ordered and facts.scopes[c.scope].kind != "module"))
+                    and c.line not in done]
+            wrote = bool(drops or code) or any(
+                c.name in ("open", "io.open", "builtins.open") and c.line >= first
+                and any(m in ("wb", "w+b", "ab", "bw") for m in c.strings) for c in calls) or any(
+                c.name.endswith(("urlretrieve", "wget.download")) for c in fetch)
+            if not runs:
+                yield from self._dropped_script(ctx, facts, outer, calls, drops, done)
+                continue
+            if not wrote:
+                continue
+            r = runs[0]
+            if r.name != "os.chmod" and build_tool(command_text(r)) and not {"net-data", "decoded"} & r.taint \
+                    and not drops and not (code and _runs_python(r)):
+                continue
+            done.add(r.line)
+            src = f"downloads with {fetch[0].name}()" if fetch else "decodes a payload" if drops else \
+                "carries code"
+            exe = any(_DROPPED_EXECUTABLE.search(s) for c in calls for s in c.strings)
+            sev = Severity.CRITICAL if early(r.ctx) else Severity.HIGH if exe or drops else Severity.MEDIUM
+            yield self.finding(
+                f"{src}, writes it to a file and runs {r.name}() {where(r)}"
+                + (" (a Windows executable or a hidden location)" if exe else "") + facts.layer_note(),
+                file=ctx.path, line=outer or r.line, evidence=facts.line_text(r.line), severity=sev)
+
+
+    def _dropped_script(self, ctx: MemberContext, facts: ModuleFacts, outer: int | None, calls: list[CallFact],
+                        drops: list[CallFact], done: set[int]) -> Iterable[Finding]:
+        """Decoded data written at install or import time into a script or program file: the payload
+        is put on disk to be started later (by a scheduled task, a shortcut, the next import)."""
+        for w in drops:
+            if not early(w.ctx) or "decoded" not in w.taint or w.line in done:
+                continue
+            opens = [c for c in calls if c.name in ("open", "io.open", "builtins.open", "codecs.open")
+                     and c.line <= w.line and any(_WRITE_MODE.fullmatch(m) for m in c.strings)]
+            if not opens:
+                continue
+            target = next((s for s in max(opens, key=lambda c: c.line).strings[:3] if _SCRIPT_FILE.search(s)), None)
+            if target is None:
+                continue
+            done.add(w.line)
+            yield self.finding(
+                f"writes decoded data into {target[-60:]!r} {where(w)}: a payload dropped to be run later"
+                + facts.layer_note(),
+                file=ctx.path, line=outer or w.line, evidence=facts.line_text(w.line), severity=Severity.HIGH)
+            return
+
+
+_SCRIPT_FILE = re.compile(r"(?i)\.(?:pyw?|vbs|vbe|js|bat|cmd|ps1|exe|dll|scr|sh|hta|jar)$")
+
+
+def _carries_code(c: CallFact) -> bool:
+    """``f.write(<Python source literal>)``: code the package carries as text, written to be run."""
+    arg = c.arg0
+    if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str | bytes)) or len(arg.value) < 40:
+        return False
+    return looks_like_python(as_text(arg.value) or "")
+
+
+def _runs_python(c: CallFact) -> bool:
+    """The command starts the Python interpreter (on the file just written)."""
+    return bool(re.match(r"(?i)\s*(?:start\s+)?(?:\S*[\\/])?python", command_text(c)))
 
 
 @register
@@ -410,8 +510,8 @@ class EncodedPythonPayload(MemberCheck):
 
     def run(self, ctx: MemberContext) -> Iterable[Finding]:
         for facts, outer in layers(ctx):
-            if not facts.depth:
-                continue
+            if not facts.depth or not facts.steps:
+                continue  # exec("def f(): ...") of a plain literal hides nothing: its code is read as a layer
             danger = any(c.name in SPAWN_CALLS | NET_CALLS | EXEC_CALLS for c in facts.calls)
             first = facts.text.strip().splitlines()[0][:120] if facts.text.strip() else ""
             yield self.finding(

@@ -60,6 +60,7 @@ class CallFact:
     arg_taint: tuple[frozenset[str], ...] = ()  # taint of the first positional argument, if any
     ctx: str = "function"
     via: str = ""
+    arg0: ast.expr | None = None  # the first argument, or the value a plain name in it was last given in the scope
 
     def kw(self, name: str) -> ast.expr | None:
         for k in self.node.keywords:
@@ -122,6 +123,7 @@ class ModuleFacts:
         self.returns: dict[str, frozenset[str]] = {}  # function name -> taint of what it returns
         self._memo: dict[int, tuple[frozenset[str], tuple[str, ...]]] = {}
         self._taint: dict[int, dict[str, frozenset[str]]] = {}
+        self._local: dict[int, dict[str, ast.expr]] = {}  # scope -> name -> value last assigned (so far)
         self._next = 0
         self._hot = _hot_lines(text)
         self._long: list[ast.Constant] = []
@@ -321,6 +323,17 @@ class ModuleFacts:
             return
         # Simple statements.
         self._names(stmt)
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            self._local.setdefault(scope.id, {})[stmt.targets[0].id] = stmt.value
+            if isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Attribute):
+                # session = boto3.Session(): the type of a variable, whatever the line mentions
+                ctor = self.resolve(stmt.value.func)
+                if ctor and "." in ctor and ctor.split(".", 1)[0] in self.aliases.values():
+                    self.types.setdefault(stmt.targets[0].id, ctor)
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
+            self._local.setdefault(scope.id, {})[stmt.target.id] = stmt.value
+        elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+            self._local.get(scope.id, {}).pop(stmt.target.id, None)
         if not self._is_hot(stmt) and not self._taint[scope.id] and not self._light(stmt, scope):
             return
         self._expr_stmt(stmt, scope)
@@ -462,7 +475,7 @@ class ModuleFacts:
                 tags.add("platform")
         elif isinstance(node, ast.Call):
             name = self.resolve(node.func) or ""
-            tag = SOURCE_CALLS.get(name)
+            tag = SOURCE_CALLS.get(name) or ("secret" if name.endswith(_CLOUD_SECRET_CALLS) else None)
             if tag:
                 tags.add(tag)
             callee = node.func.id if isinstance(node.func, ast.Name) else (
@@ -472,7 +485,7 @@ class ModuleFacts:
                 tags |= self.returns[callee]
             elif name.startswith("os.environ"):
                 tags.add("env")
-            if name in NET_CALLS:
+            if name in NET_CALLS or name in _RECEIVE_CALLS:
                 tags.add("net-data")
                 if any(_IP_SERVICE.search(s) for a in node.args[:1] for s in self._summary(a, scope)[1]):
                     tags.add("ip")
@@ -495,15 +508,26 @@ class ModuleFacts:
 
     def _call(self, node: ast.Call, scope: Scope) -> None:
         name, how = self._resolve(node.func)
+        arg0 = node.args[0] if node.args else None
+        strings = self._arg_strings(node, scope)
+        local = self._local.get(scope.id)
+        if local and arg0 is not None:
+            # cmd = "curl … | sh"; os.system(cmd): the value a variable holds is what the call gets
+            value = self._local_value(arg0, local)
+            if value is not arg0:
+                arg0 = value
+                if len(strings) < _MAX_STRINGS:
+                    strings = (*strings, *self._summary(value, scope)[1])[:_MAX_STRINGS]
         fact = CallFact(
             name=name or "",
             line=node.lineno,
             scope=scope.id,
             node=node,
             taint=self._tags_args(node, scope),
-            strings=self._arg_strings(node, scope),
+            strings=strings,
             dynamic=how,
             arg_taint=(self._tags(node.args[0], scope),) if node.args else (),
+            arg0=arg0,
         )
         self.calls.append(fact)
         if how and name:
@@ -532,6 +556,18 @@ class ModuleFacts:
                     scope.callees.add(a.id)
         if name in EXEC_CALLS or (name or "").endswith(".exec"):
             self._exec(fact, scope)
+
+    @staticmethod
+    def _local_value(arg: ast.expr, local: dict[str, ast.expr]) -> ast.expr:
+        """A plain name (or a one-item list of one: ``[exe_path]``) replaced by the value it was
+        last given in the same scope; anything else unchanged."""
+        if isinstance(arg, ast.Name) and arg.id in local:
+            return local[arg.id]
+        if isinstance(arg, ast.List | ast.Tuple) and any(isinstance(e, ast.Name) and e.id in local for e in arg.elts):
+            elts = [local[e.id] if isinstance(e, ast.Name) and e.id in local else e for e in arg.elts]
+            return ast.List(elts=elts, ctx=ast.Load()) if isinstance(arg, ast.List) else \
+                ast.Tuple(elts=elts, ctx=ast.Load())
+        return arg
 
     def _arg_strings(self, node: ast.Call, scope: Scope) -> tuple[str, ...]:
         out: list[str] = []
@@ -682,7 +718,7 @@ HOT_RE = re.compile(
     r"|screenshot|FunctionType|\[::-1\]|Thread\(|atexit|chmod|cmdclass|setup\(|Startup|autostart|CurrentVersion"
     r"|LaunchAgents|systemd|bashrc|zshrc|\.profile|cron|lambda\s+\w+\s*:|chr\(|\bwget\b|curl|powershell|dns"
     r"|aiohttp|urllib3|pycurl|telnetlib|webhook|Image\.open|stegano|xmrig|stratum|\.connect(?:_ex)?\("
-    r"|\.send(?:all|to|mail|_message)?\(|\.recv\("
+    r"|\.send(?:all|to|mail|_message)?\(|\.recv\(|\.post\(|get_(?:frozen_)?credentials|google\.auth|get_access_token|get_token\("
 )
 
 
@@ -705,6 +741,12 @@ def _hot_lines(text: str) -> list[int]:
         pos = last = nl + 1
 
 _SINK_ALIASES = EXEC_CALLS | SPAWN_CALLS | NET_CALLS
+# Cloud SDK calls that hand out the user's own credentials (the keys, not a client built on them).
+_CLOUD_SECRET_CALLS = ("Session.get_credentials", ".get_frozen_credentials", "google.auth.default",
+                       "Credentials.get_access_token", "DefaultAzureCredential.get_token")
+# Data read from a connected socket is data from the network, as much as an HTTP body is.
+_RECEIVE_CALLS = frozenset({"socket.socket.recv", "socket.socket.recvfrom", "socket.socket.recv_into",
+                            "socket.create_connection.recv", "socket.socket.makefile"})
 _IP_SERVICE = re.compile(r"(?i)ipify|ifconfig\.(?:me|co)|icanhazip|ipinfo\.io|checkip|ip-api|myip|ipecho|ident\.me")
 
 
@@ -754,10 +796,11 @@ def _strings_in(node: ast.Call) -> Iterator[str]:
 
 
 def command_text(fact: CallFact) -> str:
-    """The command line a spawn call runs, as far as constants tell: list items joined by spaces."""
+    """The command line a spawn call runs, as far as constants tell: list items joined by spaces.
+    A variable given a value in the same scope stands for that value."""
     if not fact.node.args:
         return " ".join(fact.strings)
-    arg = fact.node.args[0]
+    arg = fact.arg0 if fact.arg0 is not None else fact.node.args[0]
     if isinstance(arg, ast.List | ast.Tuple):
         parts = []
         for e in arg.elts:
@@ -765,14 +808,26 @@ def command_text(fact: CallFact) -> str:
                 parts.append(e.value)
             elif isinstance(e, ast.Attribute) and e.attr == "executable":
                 parts.append("python")
+            elif isinstance(e, ast.Call) and _is_path_join(e):
+                parts.append("/".join(a.value if isinstance(a, ast.Constant) and isinstance(a.value, str) else "{}"
+                                      for a in e.args))
             else:
                 parts.append("{}")
         return " ".join(parts)
+    if isinstance(arg, ast.Call) and _is_path_join(arg):
+        return "/".join(a.value if isinstance(a, ast.Constant) and isinstance(a.value, str) else "{}"
+                        for a in arg.args)
     if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
         return arg.value
     if isinstance(arg, ast.JoinedStr):
         return "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in arg.values)  # type: ignore[misc]
     return " ".join(fact.strings)
+
+
+def _is_path_join(node: ast.Call) -> bool:
+    f = node.func
+    return isinstance(f, ast.Attribute) and f.attr == "join" and isinstance(f.value, ast.Attribute) and \
+        f.value.attr == "path"
 
 
 def parse(data: bytes, path: str) -> ast.Module | None:
