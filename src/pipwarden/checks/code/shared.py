@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import re
+import warnings
 from collections.abc import Iterator, Mapping
 
 from pipwarden.checks.base import MemberContext
@@ -43,11 +45,39 @@ def facts_for(ctx: MemberContext) -> ModuleFacts | None:
     # setup.py (one per sdist, and it always runs) is always parsed; modules only past the prefilter.
     if ctx.role == "setup" or PREFILTER.search(ctx.data):
         tree = parse(ctx.data, ctx.path)
+        if tree is None:
+            tree = parse_prefix(ctx.data, ctx.path)
         if tree is not None:
             base = "main" if ctx.role == "module" and not_shipped(ctx.path) else None
             facts = ModuleFacts(tree, ctx.role, ctx.text, base_ctx=base, script=ctx.path == "setup.py")
     cache[_FACTS_KEY] = facts
     return facts
+
+
+def parse_prefix(data: bytes, path: str) -> ast.Module | None:
+    """The statements before a syntax error, when the file breaks part-way (a stray line pasted
+    at the end, a bad indent below the payload): what the author wrote above it is still read.
+    Two attempts: everything above the bad line, then up to the top-level statement it breaks."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(data, filename=path)
+        return None
+    except SyntaxError as e:
+        bad = e.lineno or 0
+    except (ValueError, RecursionError, MemoryError):
+        return None
+    if bad < 3:
+        return None
+    lines = data.split(b"\n")[: bad - 1]
+    whole = parse(b"\n".join(lines), path)  # the error is a line of its own
+    if whole is not None:
+        return whole
+    cut = len(lines)
+    while cut > 0 and (not lines[cut - 1][:1].strip() or lines[cut - 1][:1] in (b"#", b")", b"]", b"}")):
+        cut -= 1
+    cut -= 1  # the top-level statement the error may belong to
+    return parse(b"\n".join(lines[:cut]), path) if cut > 0 else None
 
 
 def layers(ctx: MemberContext) -> Iterator[tuple[ModuleFacts, int | None]]:
