@@ -315,3 +315,18 @@ def test_pyarmor_code_without_its_runtime_is_high_with_it_medium(tmp_path: Path)
     (tmp_path / "rt").mkdir()
     shipped = _scan(tmp_path / "rt", {"demo/__init__.py": stub, "demo/pytransform/__init__.py": "# runtime\n"})
     assert _worst(shipped, "PW112") == Severity.MEDIUM
+
+
+@pytest.mark.parametrize(("code", "high"), [
+    ('import requests\nrequests.post("https://api.example.net/hello", data={"v": 1})\n', True),
+    ('import requests\nip = requests.get("https://api.ipify.org").text\n', True),
+    ('import subprocess\nsubprocess.call("/bin/sh", shell=True)\n', True),
+    # what libraries do on import: read a config file or a URL the caller named, ask a local tool
+    ('import urllib.request\n\ndef load(url):\n    return urllib.request.urlopen(url).read()\n\n'
+     'CONFIG = load("file:///etc/demo.cfg")\n', False),
+    ('import subprocess\nFONTS = subprocess.check_output(["fc-list", "--format=%{file}"])\n', False),
+])
+def test_what_a_module_does_the_moment_it_is_imported(tmp_path: Path, code: str, high: bool) -> None:
+    worst = _worst(_scan(tmp_path, {"demo/__init__.py": code}), "PW110")
+    assert worst is not None
+    assert (worst >= Severity.HIGH) == high, worst

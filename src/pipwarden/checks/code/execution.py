@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 
 from pipwarden.checks.base import MemberCheck, MemberContext, register
-from pipwarden.checks.code.facts import CallFact, ModuleFacts, command_text
+from pipwarden.checks.code.facts import IP_SERVICE, CallFact, ModuleFacts, command_text
 from pipwarden.checks.code.indicators import (
     BUILD_ONLY_COMMANDS,
     EXEC_CALLS,
@@ -52,6 +52,9 @@ def _spawn_severity(fact: CallFact, cmd: str) -> tuple[Severity, str]:
     if hidden(text) or _kw_hidden(fact):
         return Severity.HIGH, "starts a hidden process"
     if re.search(r"(?i)https?://", text):
+        if _FETCHING_BUILD_TOOL.match(cmd) and not _SHELL_CHAIN.search(cmd):
+            # cargo install --git URL, git clone URL, npm install URL: fetching sources to build them.
+            return Severity.MEDIUM, "a build tool fetches sources from a URL"
         return Severity.HIGH, "command contains a URL"
     cmd_taint = _command_taint(fact)
     ident = cmd_taint & IDENTITY_TAGS - {"cwd", "home", "files", "env"}
@@ -63,6 +66,8 @@ def _spawn_severity(fact: CallFact, cmd: str) -> tuple[Severity, str]:
         return Severity.LOW, "runs a build tool"
     if fact.ctx == "install" and ("called from" in fact.via or " via " in fact.via or "build" in fact.via):
         return Severity.LOW, "runs a command from a build helper"
+    if fact.ctx in ("install", "import") and _BARE_SHELL.fullmatch(cmd.strip()):
+        return Severity.HIGH, "starts an interactive shell"
     if fact.ctx == "install" and (fact.via == "module level" or _POST_INSTALL.search(fact.via)) and \
             _WINDOWS_PROGRAM.search(cmd):
         return Severity.HIGH, "runs a Windows program or script"
@@ -75,7 +80,10 @@ def _spawn_severity(fact: CallFact, cmd: str) -> tuple[Severity, str]:
     return Severity.MEDIUM, "runs a computed command"
 
 
+_FETCHING_BUILD_TOOL = re.compile(r"""(?i)^\s*(?:['"\[]\s*)*(?:cargo|git|hg|svn|go|npm|yarn|pnpm)['"]?[\s,]""")
+_SHELL_CHAIN = re.compile(r"[;&|`<>]|\$\(")
 _POST_INSTALL = re.compile(r"setup command \w*(?:[Ii]nstall|[Dd]evelop|[Ee]gg_?[Ii]nfo|[Pp]ost)\w*\.run\(\)")
+_BARE_SHELL = re.compile(r"(?i)(?:/usr)?(?:/bin/)?(?:ba|z|da|k|c|tc)?sh(?:\s+-i)?|cmd(?:\.exe)?|powershell(?:\.exe)?")
 _WINDOWS_PROGRAM = re.compile(r"(?i)\.(?:exe|scr|bat|cmd|ps1|vbs|vbe|msi|hta|pyw)\b")
 _DROPPED_EXECUTABLE = re.compile(r"(?i)\.(?:exe|scr|bat|cmd|ps1|vbs|jar|msi|dll|hta)\b|appdata|%temp%|startup")
 
@@ -197,12 +205,17 @@ class ExecDecoded(MemberCheck):
                 c = ex.call
                 steps = [s for s in ex.steps if s not in ("sliced",)]
                 weak = set(steps) <= {"join", "bytes"}
+                sev = self.severity
                 if ex.marshal:
                     what = "a marshalled code object"
                 elif steps and not weak:
                     what = "data decoded with " + " → ".join(steps)
                 elif "decoded" in ex.arg_taint:
                     what = "decoded or decrypted data"
+                    if c.ctx == "function" and "net-data" not in ex.arg_taint:
+                        # Not a literal payload, not fetched, and not run at install or import time:
+                        # a deserializer (Keras-style func_load) looks exactly like this.
+                        sev = Severity.MEDIUM
                 elif steps and ex.payload and len(ex.payload) > 20:
                     what = "a string assembled from pieces (" + " → ".join(steps) + ")"
                 else:
@@ -210,7 +223,7 @@ class ExecDecoded(MemberCheck):
                 preview = f"; payload: {ex.payload[:100]!r}" if ex.payload and not ex.marshal else ""
                 yield self.finding(
                     f"{c.name}() of {what} {where(c)}{facts.layer_note()}{preview}",
-                    file=ctx.path, line=outer or c.line, evidence=facts.line_text(c.line))
+                    file=ctx.path, line=outer or c.line, evidence=facts.line_text(c.line), severity=sev)
 
 
 @register
@@ -247,12 +260,14 @@ class ImportTimePayload(MemberCheck):
                 sev = Severity.MEDIUM
                 hosts = suspicious_hosts(c.strings)
                 sends = _sends_body(c)
-                if hosts or sends:
+                probe = any(IP_SERVICE.search(x) for x in c.strings[:2])
+                if hosts or sends or probe:
                     # a library fetches on demand; one that posts data the moment it is imported
                     # reports to someone about the machine that imported it
                     sev = Severity.HIGH
                 what = f"{c.name}() {where(c)}" + (f" to {hosts[0]}" if hosts else "") + (
-                    ": sends data the moment the package is imported" if sends else "")
+                    ": sends data the moment the package is imported" if sends else
+                    ": queries an IP-lookup service the moment the package is imported" if probe else "")
             elif c.name in ("open", "io.open", "builtins.open") and _writes_outside(c):
                 sev = Severity.MEDIUM
                 what = f"open() for writing outside the package {where(c)}"

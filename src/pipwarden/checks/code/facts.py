@@ -747,7 +747,9 @@ _CLOUD_SECRET_CALLS = ("Session.get_credentials", ".get_frozen_credentials", "go
 # Data read from a connected socket is data from the network, as much as an HTTP body is.
 _RECEIVE_CALLS = frozenset({"socket.socket.recv", "socket.socket.recvfrom", "socket.socket.recv_into",
                             "socket.create_connection.recv", "socket.socket.makefile"})
-_IP_SERVICE = re.compile(r"(?i)ipify|ifconfig\.(?:me|co)|icanhazip|ipinfo\.io|checkip|ip-api|myip|ipecho|ident\.me")
+IP_SERVICE = re.compile(r"(?i)ipify|ifconfig\.(?:me|co)|icanhazip|ipinfo\.io|checkip|ip-api|myip|ipecho|ident\.me"
+                        r"|ipapi\.|ipwho\.is|ipgeolocation|geoiplookup|ip2location|wtfismyip|ipwhois")
+_IP_SERVICE = IP_SERVICE
 
 
 def _is_main_test(test: ast.expr) -> bool:
@@ -839,4 +841,4 @@ def parse(data: bytes, path: str) -> ast.Module | None:
         return None
 
 
-__all__ = ["CTX_RANK", "CallFact", "ExecFact", "Layer", "ModuleFacts", "Scope", "command_text", "parse"]
+__all__ = ["CTX_RANK", "IP_SERVICE", "CallFact", "ExecFact", "Layer", "ModuleFacts", "Scope", "command_text", "parse"]
