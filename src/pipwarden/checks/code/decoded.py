@@ -288,7 +288,9 @@ class DropsEmbeddedScript(MemberCheck):
         if not writes and not runs:
             return
         for facts, outer in layers(ctx):
-            found = [*(self._written_scripts(facts) if writes else ()), *(self._python_c(facts) if runs else ())]
+            # only a module holding a long literal that reads like a dangerous script is walked for writes
+            scripts = writes and any(_script_like(n.value) for n in facts._long)
+            found = [*(self._written_scripts(facts) if scripts else ()), *(self._python_c(facts) if runs else ())]
             for c, text in found:
                 danger = sorted({m.group(0).strip("(. ") for m in _SCRIPT_DANGER.finditer(text)})
                 if not danger:
@@ -335,6 +337,15 @@ class DropsEmbeddedScript(MemberCheck):
             if text is None or len(text) < 60 or not looks_like_python(text):
                 continue
             yield w, text
+
+
+def _script_like(value: object) -> bool:
+    if isinstance(value, bytes):
+        value = value[:MAX_SCRIPT].decode("latin-1")
+    return isinstance(value, str) and "import" in value[:MAX_SCRIPT] and bool(_SCRIPT_DANGER.search(value[:MAX_SCRIPT]))
+
+
+MAX_SCRIPT = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)

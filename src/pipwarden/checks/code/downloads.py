@@ -14,6 +14,7 @@ from pipwarden.models import Finding, Severity
 
 # A URL that names a Windows executable or script: what a dropper fetches.
 _EXE_URL = re.compile(r"(?i)\b(?:https?|ftp)://[^\s'\"<>]+?\.(?:exe|scr|msi|bat|cmd|vbs|ps1|hta|jar|pif)(?=$|[?#'\"\s])")
+_EXE_HINT = re.compile(rb"\.(?:exe|scr|msi|bat|cmd|vbs|ps1|hta|jar|pif|EXE)['\"?#]")
 _OPENERS = ("open", "io.open", "builtins.open")
 _BINARY_MODES = ("wb", "w+b", "ab", "bw", "wb+", "xb")
 
@@ -48,7 +49,9 @@ class DownloadExecutableAndRun(MemberCheck):
     roles = frozenset({"setup", "module"})
 
     def run(self, ctx: MemberContext) -> Iterable[Finding]:
-        urls = _EXE_URL.findall(ctx.text) if b"://" in ctx.data else []
+        if b"://" not in ctx.data or not _EXE_HINT.search(ctx.data):
+            return
+        urls = _EXE_URL.findall(ctx.text)
         if not urls:
             return
         for facts, outer in layers(ctx):
