@@ -264,6 +264,11 @@ def _spawn_parts(c: CallFact) -> list[str]:
     return []
 
 
+# setup.py's own body and the commands pip runs (not maintainer commands such as "import_data").
+_RUNS_ON_INSTALL = re.compile(r"module level|__main__ block|setup command \w*(?:[Ii]nstall|[Dd]evelop|[Ee]gg_?[Ii]nfo"
+                              r"|[Bb]uild|[Ss]dist|[Bb]dist|[Pp]ost|[Pp]re)\w*\.")
+
+
 @register
 class InstallRunsBundledScript(MemberCheck):
     """``setup.py`` runs a Python file shipped in the sdist as a separate process at install time
@@ -290,7 +295,7 @@ class InstallRunsBundledScript(MemberCheck):
         if facts is None:
             return
         for c in facts.calls:
-            if c.name not in SPAWN_CALLS or c.ctx != "install":
+            if c.name not in SPAWN_CALLS or c.ctx != "install" or not _RUNS_ON_INSTALL.search(c.via):
                 continue
             parts = _spawn_parts(c)
             if not parts or not re.match(r"(?i)^(?:python[\d.]*|py)(?:\.exe)?$", parts[0].rsplit("/", 1)[-1]):
