@@ -661,9 +661,11 @@ class ModuleFacts:
         if self.depth >= MAX_LAYERS:
             return
         for ex in self.execs:
-            # decoded payloads, and code passed as a plain literal (exec("import base64\nexec(...)"))
-            if ex.payload and (ex.steps or isinstance(ex.call.node.args[0], ast.Constant)) and not ex.marshal \
-                    and looks_like_python(ex.payload):
+            # decoded payloads, and code passed as a plain literal that decodes, spawns or connects
+            # (exec("import base64\nexec(...)")), not compat shims (exec("def reraise(...): ..."))
+            literal = isinstance(ex.call.node.args[0], ast.Constant) and bool(ex.payload) and \
+                bool(_LITERAL_WORTH.search(ex.payload or ""))
+            if ex.payload and (ex.steps or literal) and not ex.marshal and looks_like_python(ex.payload):
                 self._add_layer(ex.payload, ex.steps, ex.call.line, ex.call.ctx)
         # Long literals that decode to Python even when no exec of them is visible.
         for node in self._long:
@@ -741,6 +743,8 @@ def _hot_lines(text: str) -> list[int]:
         pos = last = nl + 1
 
 _SINK_ALIASES = EXEC_CALLS | SPAWN_CALLS | NET_CALLS
+_LITERAL_WORTH = re.compile(r"b64decode|b85decode|b32decode|decompress|marshal|fromhex|unhexlify|codecs\.|__import__"
+                            r"|subprocess|os\.system|popen|socket|urlopen|urllib|requests|http\.client")
 # Cloud SDK calls that hand out the user's own credentials (the keys, not a client built on them).
 _CLOUD_SECRET_CALLS = ("Session.get_credentials", ".get_frozen_credentials", "google.auth.default",
                        "Credentials.get_access_token", "DefaultAzureCredential.get_token")
