@@ -25,6 +25,8 @@ from pipwarden.models import Artifact, Finding, PackageRef, Severity
 
 # A member larger than this is not parsed as Python (generated tables, vendored blobs).
 MAX_ANALYSED_SOURCE = 4 << 20
+# setup.py always runs at install time: one padded or carrying a payload past the limit above is still read.
+MAX_ANALYSED_SETUP = 16 << 20
 
 
 def member_role(path: str, artifact_kind: str) -> Role:
@@ -121,7 +123,8 @@ def member_findings(
     install_time = install_time_modules(siblings) if artifact_kind == "sdist" else frozenset()
     out: list[Finding] = []
     for member in archive.files():
-        if member.data is None or member.size > MAX_ANALYSED_SOURCE:
+        if member.data is None or (member.size > MAX_ANALYSED_SOURCE and not (
+                member.size <= MAX_ANALYSED_SETUP and _strip_root(archive, member, root) == "setup.py")):
             continue
         path = _strip_root(archive, member, root)
         role = member_role(path, artifact_kind)
