@@ -289,7 +289,8 @@ class DropsEmbeddedScript(MemberCheck):
             return
         for facts, outer in layers(ctx):
             # only a module holding a long literal that reads like a dangerous script is walked for writes
-            scripts = writes and any(_script_like(n.value) for n in facts._long)
+            scripts = writes and (any(_script_like(n.value) for n in facts._long) or any(
+                isinstance(v, ast.Constant) and _script_like(v.value) for v in facts.consts.values()))
             found = [*(self._written_scripts(facts) if scripts else ()), *(self._python_c(facts) if runs else ())]
             for c, text in found:
                 danger = sorted({m.group(0).strip("(. ") for m in _SCRIPT_DANGER.finditer(text)})
@@ -334,7 +335,7 @@ class DropsEmbeddedScript(MemberCheck):
             else:
                 continue
             text = as_text(value) if isinstance(value, str | bytes | bytearray) else None
-            if text is None or len(text) < 60 or not looks_like_python(text):
+            if text is None or len(text) < 40 or not looks_like_python(text):
                 continue
             yield w, text
 
