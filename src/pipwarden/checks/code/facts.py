@@ -325,10 +325,15 @@ class ModuleFacts:
         self._names(stmt)
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
             self._local.setdefault(scope.id, {})[stmt.targets[0].id] = stmt.value
-            if isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Attribute):
-                # session = boto3.Session(): the type of a variable, whatever the line mentions
-                ctor = self.resolve(stmt.value.func)
-                if ctor and "." in ctor and ctor.split(".", 1)[0] in self.aliases.values():
+            if isinstance(stmt.value, ast.Call):
+                # session = boto3.Session(), s = ClientSession(): the type of a variable made by an
+                # imported constructor, whatever the line mentions
+                base = stmt.value.func
+                while isinstance(base, ast.Attribute):
+                    base = base.value
+                ctor = self.resolve(stmt.value.func) if isinstance(base, ast.Name) and base.id in self.aliases \
+                    else None
+                if ctor and "." in ctor:
                     self.types.setdefault(stmt.targets[0].id, ctor)
         elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
             self._local.setdefault(scope.id, {})[stmt.target.id] = stmt.value
