@@ -724,7 +724,7 @@ HOT_RE = re.compile(
     r"|://|\.ssh|\.aws|leveldb|Login Data|Cookies|Local State|wallet|passwd|clipboard|paste\(|ImageGrab"
     r"|screenshot|FunctionType|\[::-1\]|Thread\(|atexit|chmod|cmdclass|setup\(|Startup|autostart|CurrentVersion"
     r"|LaunchAgents|systemd|bashrc|zshrc|\.profile|cron|lambda\s+\w+\s*:|chr\(|\bwget\b|curl|powershell|dns"
-    r"|aiohttp|urllib3|pycurl|telnetlib|webhook|Image\.open|stegano|xmrig|stratum|\.connect(?:_ex)?\("
+    r"|aiohttp|urllib3|pycurl|telnetlib|clone_from|webhook|Image\.open|stegano|xmrig|stratum|\.connect(?:_ex)?\("
     r"|\.send(?:all|to|mail|_message)?\(|\.recv\(|\.post\(|get_(?:frozen_)?credentials|google\.auth|get_access_token|get_token\("
 )
 
