@@ -166,6 +166,7 @@ SHELL_DROPPER_RE = re.compile(
     | \bregsvr32\b[^'"]*/i:https? | \brundll32\b[^'"]*javascript: | /dev/tcp/\d | \bnc(?:at)?\s+-e\b
     | bash\s+-i\s*>& | mkfifo\s+/tmp/ | \bxmrig\b | stratum\+tcp://
     | \bpython[\d.]*\s+-c\b[^\n]*\bsocket\b[^\n]*(?:dup2|pty\.spawn)
+    | \bcurl\b[^|;&\n]*\s(?:-F\s*['"]?\w*=@|-T\s*|--upload-file\s+|--data(?:-binary)?\s+@|-d\s*@)['"]?[/~$]
     """
 )
 HIDDEN_FLAG_RE = re.compile(r"(?i)CREATE_NO_WINDOW|DETACHED_PROCESS|SW_HIDE|STARTF_USESHOWWINDOW|0x0*8000000\b"
