@@ -412,11 +412,11 @@ class ModuleFacts:
                     if fname in ("__import__", "importlib.import_module") and value.args:
                         mod = self._const_str(value.args[0])
                         if mod:
-                            self.aliases[target.id] = mod
+                            self.aliases[target.id] = _imported(fname, mod)
                 if name in ("__import__", "importlib.import_module") and value.args:
                     mod = self._const_str(value.args[0])
                     if mod:
-                        self.aliases[target.id] = mod
+                        self.aliases[target.id] = _imported(name, mod)
                 elif isinstance(value.func, ast.Name) and value.func.id == "getattr":
                     resolved, how = self._resolve(value)
                     if resolved:
@@ -759,6 +759,11 @@ _RECEIVE_CALLS = frozenset({"socket.socket.recv", "socket.socket.recvfrom", "soc
 IP_SERVICE = re.compile(r"(?i)ipify|ifconfig\.(?:me|co)|icanhazip|ipinfo\.io|checkip|ip-api|myip|ipecho|ident\.me"
                         r"|ipapi\.|ipwho\.is|ipgeolocation|geoiplookup|ip2location|wtfismyip|ipwhois")
 _IP_SERVICE = IP_SERVICE
+
+
+def _imported(how: str, mod: str) -> str:
+    """What ``x = __import__("a.b")`` binds: the top package ``a`` (``import_module`` gives ``a.b``)."""
+    return mod.split(".", 1)[0] if how.endswith("__import__") else mod
 
 
 def _is_main_test(test: ast.expr) -> bool:
