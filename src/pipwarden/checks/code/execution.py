@@ -80,6 +80,14 @@ def _spawn_severity(fact: CallFact, cmd: str) -> tuple[Severity, str]:
     return Severity.MEDIUM, "runs a computed command"
 
 
+def _builtin_probe(node: ast.Call) -> bool:
+    """``getattr(builtins, name, default)`` with a variable name: a lookup that tolerates absence,
+    as compatibility code does, rather than a name computed to hide what is called."""
+    g = node.func if isinstance(node.func, ast.Call) else node
+    return (isinstance(g, ast.Call) and isinstance(g.func, ast.Name) and g.func.id == "getattr"
+            and len(g.args) == 3 and isinstance(g.args[1], ast.Name))
+
+
 def _literal_blob(node: ast.Call) -> bool:
     """A long string or bytes literal inside the executed expression (a payload the static
     decoder could not finish, such as ``marshal.loads(marshal.dumps(b64decode(b'...')))``)."""
@@ -376,6 +384,8 @@ class DownloadAndExecute(MemberCheck):
                 "carries code"
             exe = any(_DROPPED_EXECUTABLE.search(s) for c in calls for s in c.strings)
             sev = Severity.CRITICAL if early(r.ctx) else Severity.HIGH if exe or drops else Severity.MEDIUM
+            if not early(r.ctx) and all(c.name == "os.chmod" for c in runs):
+                sev = min(sev, Severity.MEDIUM)  # made executable in a function, never started here
             yield self.finding(
                 f"{src}, writes it to a file and runs {r.name}() {where(r)}"
                 + (" (a Windows executable or a hidden location)" if exe else "") + facts.layer_note(),
@@ -508,6 +518,8 @@ class DynamicDangerousName(MemberCheck):
                 # __import__('os').system(...) with a literal module is mild; a computed name is not.
                 literal = c.dynamic == "__import__" and isinstance(c.node.func, ast.Attribute)
                 literal = literal or (c.name == "<computed builtin>" and not early(c.ctx))
+                if c.name == "<computed builtin>" and _builtin_probe(c.node):
+                    continue  # getattr(builtins, name, Default): "is there such a builtin?" (compat code)
                 sev = Severity.HIGH if early(c.ctx) and not literal else Severity.MEDIUM
                 if literal and not early(c.ctx):
                     sev = Severity.LOW

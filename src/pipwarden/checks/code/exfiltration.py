@@ -204,6 +204,10 @@ class CredentialAccess(MemberCheck):
                 stealer = kind in _SECRET_STORES
                 if sends and stealer:
                     sev = Severity.CRITICAL if early(c.ctx) or any(early(s.ctx) for s in sends) else Severity.HIGH
+                    if sev == Severity.HIGH and c.ctx == "function" and not any(s.scope == c.scope for s in sends):
+                        # read in one function, the module's network code elsewhere (a downloader that
+                        # can use the browser's cookies): no flow from the store to a sink is seen
+                        sev = Severity.MEDIUM
                 elif stealer:
                     sev = Severity.MEDIUM
                 else:

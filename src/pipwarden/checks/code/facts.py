@@ -73,7 +73,7 @@ class CallFact:
 class Scope:
     id: int
     name: str
-    kind: str  # module | main | function | command
+    kind: str  # module | main | manual | function | command
     cls: str | None = None
     callees: set[str] = field(default_factory=set)
     ctx: str = "function"
@@ -117,6 +117,7 @@ class ModuleFacts:
         self.defs: dict[str, int] = {}  # function / method name -> scope id
         self.classes: dict[str, list[str]] = {}  # class -> base names
         self.command_classes: set[str] = set()
+        self._argv: frozenset[str] | None = None
         self.execs: list[ExecFact] = []
         self.layers: list[Layer] = []
         self.dynamic_names: list[CallFact] = []
@@ -250,6 +251,11 @@ class ModuleFacts:
 
     # -- walk ------------------------------------------------------------------------------
 
+    def _argv_aliases(self) -> frozenset[str]:
+        if self._argv is None:
+            self._argv = argv_aliases(self.tree)
+        return self._argv
+
     def _new_scope(self, name: str, kind: str, cls: str | None = None) -> Scope:
         sid = self._next
         self._next += 1
@@ -285,6 +291,13 @@ class ModuleFacts:
                     b.startswith(("setuptools.command.", "distutils.command.")) for b in bases):
                 self.command_classes.add(stmt.name)
             self._body(stmt.body, scope, cls=stmt.name)
+            return
+        if top and self.role == "setup" and isinstance(stmt, ast.If) and \
+                _is_manual_argv_test(stmt.test, self._argv_aliases()):
+            # if sys.argv[-1] == "publish": ... — a maintainer's shortcut; pip never passes that word.
+            manual = self._new_scope("<command-line branch>", "manual")
+            self._body(stmt.body, manual)
+            self._body(stmt.orelse, scope, top=True)
             return
         if top and isinstance(stmt, ast.If) and _is_main_test(stmt.test):
             main = self._new_scope("__main__", "main")
@@ -552,8 +565,11 @@ class ModuleFacts:
             if k.arg in ("target", "cmdclass", "func", "callback") and isinstance(k.value, ast.Name):
                 scope.callees.add(k.value.id)
             if k.arg == "cmdclass" and isinstance(k.value, ast.Dict):
-                for v in k.value.values:
-                    if isinstance(v, ast.Name):
+                for key, v in zip(k.value.keys, k.value.values, strict=True):
+                    # {"watch": Webpack}: a command of the maintainer's own, which pip never runs.
+                    own = isinstance(key, ast.Constant) and isinstance(key.value, str) and \
+                        key.value not in INSTALL_COMMANDS and key.value not in PIP_SETUP_COMMANDS
+                    if isinstance(v, ast.Name) and not own:
                         self.command_classes.add(v.id)
         if name in ("atexit.register", "threading.Thread", "multiprocessing.Process", "threading.Timer") and node.args:
             for a in node.args:
@@ -624,6 +640,8 @@ class ModuleFacts:
             elif s.kind == "main":
                 ctx = base or ("install" if self.role == "setup" and self.script else "main")
                 roots.append((s, ctx, "__main__ block"))
+            elif s.kind == "manual":
+                roots.append((s, base or "main", "a setup.py command-line branch pip never takes"))
             elif s.cls and s.cls in self.command_classes and self.role == "setup":
                 roots.append((s, base or "install", f"setup command {s.name}()"))
         for scope, ctx, via in sorted(roots, key=lambda r: -CTX_RANK[r[1]]):
@@ -764,6 +782,49 @@ _IP_SERVICE = IP_SERVICE
 def _imported(how: str, mod: str) -> str:
     """What ``x = __import__("a.b")`` binds: the top package ``a`` (``import_module`` gives ``a.b``)."""
     return mod.split(".", 1)[0] if how.endswith("__import__") else mod
+
+
+# What pip (through setuptools' build backend or the legacy path) asks setup.py to do.
+PIP_SETUP_COMMANDS = frozenset({"install", "develop", "egg_info", "dist_info", "bdist_wheel", "sdist", "build",
+                                "build_py", "build_ext", "build_clib", "build_scripts", "install_lib",
+                                "install_scripts", "install_headers", "install_data", "install_egg_info",
+                                "bdist_egg", "editable_wheel", "clean", "--version", "--name"})
+
+
+def argv_aliases(tree: ast.Module) -> frozenset[str]:
+    """Module-level names given ``sys.argv[...]`` (``command = sys.argv[-1]``)."""
+    return frozenset(t.id for st in tree.body if isinstance(st, ast.Assign) and _argv_item(st.value)
+                     for t in st.targets if isinstance(t, ast.Name))
+
+
+def _argv_item(node: ast.expr) -> bool:
+    """``sys.argv[...]`` or ``sys.argv``."""
+    if isinstance(node, ast.Subscript):
+        node = node.value
+    return isinstance(node, ast.Attribute) and node.attr == "argv" and isinstance(node.value, ast.Name) \
+        and node.value.id == "sys"
+
+
+def _is_manual_argv_test(test: ast.expr, aliases: frozenset[str]) -> bool:
+    """``sys.argv[-1] == "publish"``, ``"release" in sys.argv``: a branch taken only for words
+    that pip never passes to setup.py."""
+    if not isinstance(test, ast.Compare) or len(test.comparators) != 1:
+        return False
+    left, right = test.left, test.comparators[0]
+    words: list[object] = []
+    def argv(node: ast.expr) -> bool:
+        return _argv_item(node) or (isinstance(node, ast.Name) and node.id in aliases)
+
+    if isinstance(test.ops[0], ast.Eq) and argv(left) and isinstance(right, ast.Constant):
+        words = [right.value]
+    elif isinstance(test.ops[0], ast.Eq | ast.In) and argv(right) and isinstance(left, ast.Constant):
+        words = [left.value]
+    elif isinstance(test.ops[0], ast.In) and argv(left) and isinstance(right, ast.Tuple | ast.List | ast.Set):
+        words = [e.value for e in right.elts if isinstance(e, ast.Constant)]
+        if len(words) != len(right.elts):
+            return False
+    return bool(words) and all(isinstance(w, str) and w not in PIP_SETUP_COMMANDS and w not in INSTALL_COMMANDS
+                               for w in words)
 
 
 def _is_main_test(test: ast.expr) -> bool:

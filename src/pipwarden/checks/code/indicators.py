@@ -160,7 +160,9 @@ SHELL_DROPPER_RE = re.compile(
     | (?:curl|wget)\b[^;&|\n]*(?:\$\(|`)(?:hostname|whoami)\b
     | (?:curl|wget)\b[^;&]*(?:-\w*[oO]|--output)\b[^;&]*(?:&&|;)\s*(?:chmod|\./|sh\b|bash\b|start\b)
     | powershell(?:\.exe)?\b[^'"]*-(?:e|ec|en|enc|encodedcommand)\s+[A-Za-z0-9+/=]{16,}
-    | -w(?:indowstyle)?\s+hidden | iex\s*\(|invoke-expression | invoke-webrequest | downloadstring\s*\(
+    | -w(?:indowstyle)?\s+hidden | invoke-webrequest | downloadstring\s*\(
+    | (?:\biex\b|invoke-expression)[^\n]*(?:https?:|\birm\b|\biwr\b|invoke-restmethod|net\.webclient)
+    | (?:\birm\b|\biwr\b|invoke-restmethod)[^\n]*\|\s*(?:\biex\b|invoke-expression)
     | new-object\s+net\.webclient | downloadfile\s*\( | start-process\b[^'"]*-windowstyle
     | \bmshta(?:\.exe)?\s+\S*https?: | \bcertutil(?:\.exe)?\s+[^'"]*-urlcache | \bbitsadmin\b[^'"]*/transfer
     | \bregsvr32\b[^'"]*/i:https? | \brundll32\b[^'"]*javascript: | /dev/tcp/\d | \bnc(?:at)?\s+-e\b
