@@ -15,6 +15,7 @@ from pipwarden.models import Finding, Severity
 # A URL that names a Windows executable or script: what a dropper fetches.
 _EXE_URL = re.compile(r"(?i)\b(?:https?|ftp)://[^\s'\"<>]+?\.(?:exe|scr|msi|bat|cmd|vbs|ps1|hta|jar|pif)(?=$|[?#'\"\s])")
 _EXE_HINT = re.compile(rb"\.(?:exe|scr|msi|bat|cmd|vbs|ps1|hta|jar|pif|EXE)['\"?#]")
+_EXE_NAME = re.compile(r"(?i)\.(?:exe|scr|dll|msi|pif)$")
 _OPENERS = ("open", "io.open", "builtins.open")
 _BINARY_MODES = ("wb", "w+b", "ab", "bw", "wb+", "xb")
 
@@ -40,7 +41,9 @@ class DownloadExecutableAndRun(MemberCheck):
     ``launch(path)``) so that no single function shows the whole chain.
 
     A library has no reason to fetch a Windows program from a fixed address and run it. High;
-    critical when any step runs at install or import time. (The one-scope form is PW120.)
+    critical when any step runs at install or import time. (The one-scope form is PW120.) A
+    function that writes what it fetched into a ``.exe``/``.dll`` file, even with no run in sight,
+    is medium (high at install or import time).
     """
 
     id = "PW118"
@@ -53,6 +56,7 @@ class DownloadExecutableAndRun(MemberCheck):
             return
         urls = _EXE_URL.findall(ctx.text)
         if not urls:
+            yield from self._dropped_exe(ctx)
             return
         for facts, outer in layers(ctx):
             fetches, writes, runs = _fetches(facts), _writes(facts), _runs(facts)
@@ -71,3 +75,21 @@ class DownloadExecutableAndRun(MemberCheck):
                 f"{r.name}() {where(r)}{facts.layer_note()}",
                 file=ctx.path, line=outer or r.line, evidence=facts.line_text(r.line), severity=sev)
             return
+
+    def _dropped_exe(self, ctx: MemberContext) -> Iterable[Finding]:
+        """Downloaded (or downloaded and decoded) bytes written to a ``.exe``/``.dll``/``.scr`` file
+        in the same function, even when the run is not visible."""
+        for facts, outer in layers(ctx):
+            fetch = _fetches(facts)
+            if not fetch:
+                continue
+            scopes = {c.scope for c in fetch}
+            for c in facts.calls:
+                if c.scope in scopes and c.name in _OPENERS and any(m in _BINARY_MODES for m in c.strings) \
+                        and any(_EXE_NAME.search(s) for s in c.strings):
+                    yield self.finding(
+                        f"writes data fetched with {fetch[0].name}() to a Windows executable {where(c)}"
+                        f"{facts.layer_note()}",
+                        file=ctx.path, line=outer or c.line, evidence=facts.line_text(c.line),
+                        severity=Severity.HIGH if early(c.ctx) else Severity.MEDIUM)
+                    return
