@@ -110,17 +110,17 @@ def _fetch_one(client: IndexClient, name: str, dest: Path) -> tuple[str, str | N
     return name, chosen.filename, None
 
 
-def benign_samples(refresh: bool = False, workers: int = 8, log: bool = True) -> list[Sample]:
-    """The benign dev set, downloading what the cache lacks."""
-    dest = CACHE / "benign"
+def fetch_projects(names: list[str], dest: Path, *, label: str, refresh: bool = False, workers: int = 8,
+                   log: bool = True) -> dict[str, str]:
+    """name -> file name of each project's chosen archive in ``dest``, downloading what it lacks
+    (a ``manifest.json`` there remembers the choices)."""
     dest.mkdir(parents=True, exist_ok=True)
     manifest_path = dest / "manifest.json"
     manifest: dict[str, str] = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    names = benign_names()
     todo = [n for n in names if refresh or n not in manifest or not (dest / manifest[n]).exists()]
     if todo:
         if log:
-            print(f"fetching {len(todo)} benign projects from the configured index ...", flush=True)
+            print(f"fetching {len(todo)} {label} projects from the configured index ...", flush=True)
         with IndexClient(configured_index_url(), max_workers=workers) as client, ThreadPoolExecutor(workers) as ex:
             for name, filename, err in ex.map(lambda n: _fetch_one(client, n, dest), todo):
                 if filename:
@@ -128,6 +128,14 @@ def benign_samples(refresh: bool = False, workers: int = 8, log: bool = True) ->
                 elif log:
                     print(f"  {name}: {err}", flush=True)
         manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    return manifest
+
+
+def benign_samples(refresh: bool = False, workers: int = 8, log: bool = True) -> list[Sample]:
+    """The benign dev set, downloading what the cache lacks."""
+    dest = CACHE / "benign"
+    names = benign_names()
+    manifest = fetch_projects(names, dest, label="benign", refresh=refresh, workers=workers, log=log)
     out: list[Sample] = []
     for n in names:
         if n in manifest and (dest / manifest[n]).exists():

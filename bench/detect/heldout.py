@@ -16,17 +16,15 @@ import argparse
 import json
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import CACHE, _fetch_one, _version_of, benign_names
+from corpus import CACHE, _version_of, benign_names, fetch_projects
 from run import pct, scan_one, verdict
 
-from pipwarden.index.client import IndexClient
-from pipwarden.index.config import configured_index_url
 from pipwarden.models import Severity
 
 DEST = CACHE / "heldout"
@@ -40,20 +38,8 @@ def heldout_names(start: int, count: int) -> list[str]:
     return [n for n in ranked[start - 1: start - 1 + count] if n not in dev]
 
 
-def fetch(names: list[str], workers: int = 8) -> dict[str, str]:
-    DEST.mkdir(parents=True, exist_ok=True)
-    manifest_path = DEST / "manifest.json"
-    manifest: dict[str, str] = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    todo = [n for n in names if n not in manifest or not (DEST / manifest[n]).exists()]
-    if todo:
-        print(f"fetching {len(todo)} held-out projects from the configured index ...", flush=True)
-        with IndexClient(configured_index_url(), max_workers=workers) as client, ThreadPoolExecutor(workers) as ex:
-            for name, filename, err in ex.map(lambda n: _fetch_one(client, n, DEST), todo):
-                if filename:
-                    manifest[name] = filename
-                else:
-                    print(f"  {name}: {err}", flush=True)
-        manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+def fetch(names: list[str]) -> dict[str, str]:
+    manifest = fetch_projects(names, DEST, label="held-out")
     return {n: manifest[n] for n in names if n in manifest and (DEST / manifest[n]).exists()}
 
 
