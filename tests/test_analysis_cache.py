@@ -12,10 +12,10 @@ from pathlib import Path
 from packaging.version import Version
 
 from pipwarden.analysis_cache import AnalysisCache, cache_key
-from pipwarden.index.cache import Cache
-from pipwarden.index.client import IndexClient
 from pipwarden.analyze import analyze_archive
 from pipwarden.archive import ArchiveLimits, read_archive
+from pipwarden.index.cache import Cache
+from pipwarden.index.client import IndexClient
 from pipwarden.models import Artifact, PackageRef
 from tests.builders import make_sdist, sha256_of
 from tests.indexserver import LocalIndex
@@ -60,16 +60,21 @@ def test_corrupt_entry_is_a_miss(tmp_path: Path) -> None:
     assert cache.get(key, artifact, PackageRef("x"), None, None) is None
 
 
+def _scan_evil(local_index: LocalIndex, cache_dir: Path, *extra: str, code: int = 1) -> list[tuple[str, str]]:
+    """``pipwarden scan evil`` through the CLI: the (id, message) of each finding."""
+    proc = subprocess.run([sys.executable, "-m", "pipwarden", "scan", "evil", "-f", "json", "--index-url",
+                           local_index.url, "--cache-dir", str(cache_dir), *extra], capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == code, proc.stderr
+    return [(f["id"], f["message"]) for f in json.loads(proc.stdout)["packages"][0]["findings"]]
+
+
 def test_warm_scan_reuses_analysis(local_index: LocalIndex, tmp_path: Path) -> None:
     local_index.add(make_sdist(tmp_path, "evil", "1.0", setup_py=EVIL))
     cache_dir = tmp_path / "c"
 
-    def run() -> dict[str, object]:
-        proc = subprocess.run([sys.executable, "-m", "pipwarden", "scan", "evil", "-f", "json", "--index-url",
-                               local_index.url, "--cache-dir", str(cache_dir)], capture_output=True, text=True,
-                              check=False)
-        assert proc.returncode == 1, proc.stderr
-        return json.loads(proc.stdout)  # type: ignore[no-any-return]
+    def run() -> list[tuple[str, str]]:
+        return _scan_evil(local_index, cache_dir)
 
     first = run()
     entries = list((cache_dir / "analysis").rglob("*.json"))
@@ -80,9 +85,8 @@ def test_warm_scan_reuses_analysis(local_index: LocalIndex, tmp_path: Path) -> N
     entries[0].write_text(json.dumps(doc))
     shutil.rmtree(cache_dir / "results")  # the whole-package result would be served first
     second = run()
-    messages = [f["message"] for f in second["packages"][0]["findings"]]  # type: ignore[index]
-    assert "served from the analysis cache" in messages
-    assert len(second["packages"][0]["findings"]) == len(first["packages"][0]["findings"])  # type: ignore[index]
+    assert "served from the analysis cache" in [m for _, m in second]
+    assert len(second) == len(first)
 
 
 def _age_metadata(cache_dir: Path, seconds: float) -> None:
@@ -102,11 +106,7 @@ def test_warm_scan_reuses_package_results_while_the_index_responses_are_fresh(
     cache_dir = tmp_path / "c"
 
     def run(*extra: str, code: int = 1) -> list[tuple[str, str]]:
-        proc = subprocess.run([sys.executable, "-m", "pipwarden", "scan", "evil", "-f", "json", "--index-url",
-                               local_index.url, "--cache-dir", str(cache_dir), *extra], capture_output=True, text=True,
-                              check=False)
-        assert proc.returncode == code, proc.stderr
-        return [(f["id"], f["message"]) for f in json.loads(proc.stdout)["packages"][0]["findings"]]
+        return _scan_evil(local_index, cache_dir, *extra, code=code)
 
     first = run()
     entries = list((cache_dir / "results").rglob("*.json"))
