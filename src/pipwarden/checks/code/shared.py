@@ -89,7 +89,8 @@ def layers(ctx: MemberContext) -> Iterator[tuple[ModuleFacts, int | None]]:
 # Files under these directories are tests, docs, examples and maintainer tools: nobody imports
 # them when using the package, so their module-level code runs only when someone runs them.
 _NOT_SHIPPED = re.compile(
-    r"(?i)(?:^|/)(?:_?tests?|_?testing|docs?|examples?|scripts?|tools|benchmarks?|ci|\.github|tutorials?|notebooks?"
+    r"(?i)(?:^|/)(?:_?tests?|_?testing|docs?|examples?|demos|scripts?|tools|dev|devscripts|benchmarks?|ci|\.github"
+    r"|tutorials?|notebooks?"
     r"|3rdparty|third_party|subprojects)/"
     r"|(?:^|/)(?:conftest|noxfile|fabfile|tasks|conf|test_[^/]*|[^/]*_test)\.py$"
 )
@@ -113,6 +114,9 @@ def never_imported(path: str, artifact_kind: str, siblings: Mapping[str, object]
     if artifact_kind != "sdist":
         return False
     folder, _, base = path.rpartition("/")
+    if not base.removesuffix(".py").isidentifier() and not any(
+            _named_in_config(part.removesuffix(".py").encode(), siblings) for part in path.split("/")):
+        return True  # lint-code.py, 2to3-fix.py: no import statement names it and no build config installs it
     if not folder or folder == "src":
         return bool(_MAINTENANCE.match(base))
     if f"{folder}/__init__.py" in siblings:
@@ -128,14 +132,20 @@ def never_imported(path: str, artifact_kind: str, siblings: Mapping[str, object]
     # (packages=["pkg"], a namespace package): only a folder the config never mentions is dormant.
     top = folder.removeprefix("src/").split("/", 1)[0]
     # named as a package in a string: packages=["pkg"], "pkg.sub", packages = ["pkg"] in TOML
-    pattern = re.compile(rb"['\"]" + re.escape(top.encode()) + rb"(?:\.[\w.]+)?['\"]")
-    for cfg in ("setup.py", "setup.cfg", "pyproject.toml"):
-        member = siblings.get(cfg)
-        data = getattr(member, "data", None)
-        if isinstance(data, bytes) and pattern.search(data):
-            return False
+    if _named_in_config(rb"['\"]" + re.escape(top.encode()) + rb"(?:\.[\w.]+)?['\"]", siblings, regex=True):
+        return False
     # ... or the built metadata lists it as a top-level package (top_level.txt of egg-info/dist-info)
     return top not in _top_levels(siblings)
+
+
+def _named_in_config(needle: bytes, siblings: Mapping[str, object], *, regex: bool = False) -> bool:
+    """Whether setup.py, setup.cfg or pyproject.toml mentions ``needle`` (a regex with ``regex``)."""
+    pattern = re.compile(needle if regex else re.escape(needle))
+    for cfg in ("setup.py", "setup.cfg", "pyproject.toml"):
+        data = getattr(siblings.get(cfg), "data", None)
+        if isinstance(data, bytes) and pattern.search(data):
+            return True
+    return False
 
 
 _TOP_CACHE: list[tuple[Mapping[str, object], frozenset[str]]] = []
