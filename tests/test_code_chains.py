@@ -330,3 +330,30 @@ def test_what_a_module_does_the_moment_it_is_imported(tmp_path: Path, code: str,
     worst = _worst(_scan(tmp_path, {"demo/__init__.py": code}), "PW110")
     assert worst is not None
     assert (worst >= Severity.HIGH) == high, worst
+
+
+INSTALLER = '''
+import os
+
+
+def install():
+    with open(os.path.expanduser("~/.bashrc"), "a") as rc:
+        rc.write("python ~/.cache/.agent.py &\\n")
+'''
+
+
+@pytest.mark.parametrize("init", [
+    "from .installer import install\ninstall()\n",
+    "from demo.installer import install as go\ngo()\n",
+])
+def test_a_function_the_package_init_calls_runs_on_import(tmp_path: Path, init: str) -> None:
+    found = _scan(tmp_path, {"demo/__init__.py": init, "demo/installer.py": INSTALLER})
+    hits = [f for f in found if f.id == "PW150"]
+    assert hits and max(f.severity for f in hits) == Severity.HIGH
+    assert "__init__.py" in hits[0].message
+
+
+def test_a_function_the_package_init_only_imports_waits_for_a_caller(tmp_path: Path) -> None:
+    found = _scan(tmp_path, {"demo/__init__.py": "from .installer import install\n__all__ = ['install']\n",
+                             "demo/installer.py": INSTALLER})
+    assert _worst(found, "PW150") == Severity.MEDIUM

@@ -82,6 +82,53 @@ def install_time_modules(siblings: Mapping[str, Member]) -> frozenset[str]:
     return frozenset(out)
 
 
+_REL_IMPORT = re.compile(rb"^from[ \t]+([\w.]*\.[\w.]+)[ \t]+import[ \t]+\(?([\w, \t]+)\)?", re.MULTILINE)
+_TOP_CALL = re.compile(rb"^([A-Za-z_]\w*)[ \t]*\(", re.MULTILINE)
+ENTRIES_KEY = "_pipwarden_import_entries"
+
+
+def import_entries(siblings: Mapping[str, Member]) -> dict[str, frozenset[str]]:
+    """Functions of a package module that its ``__init__.py`` imports and calls at module level
+    (``from .installer import install`` or ``from pkg.installer import install``, then
+    ``install()``): they run whenever the package is imported. Module path -> function names;
+    one pass over each ``__init__.py``."""
+    out: dict[str, set[str]] = {}
+    for path, member in siblings.items():
+        data = member.data
+        if not path.endswith("__init__.py") or data is None or b"from " not in data:
+            continue
+        calls = {m.group(1).decode("latin-1") for m in _TOP_CALL.finditer(data)}
+        if not calls:
+            continue
+        folder = path[: -len("__init__.py")]
+        package = folder.rstrip("/").rsplit("/", 1)[-1]
+        for m in _REL_IMPORT.finditer(data):
+            module = m.group(1).decode("latin-1")
+            if module.startswith("."):
+                module = module[1:]
+            elif module.startswith(package + "."):
+                module = module[len(package) + 1:]  # from pkg.installer import install, in pkg/__init__.py
+            else:
+                continue
+            if not module or module.startswith("."):
+                continue
+            called: set[str] = set()
+            for item in m.group(2).decode("latin-1").split(","):
+                parts = item.split()
+                if not parts:
+                    continue
+                alias = parts[2] if len(parts) == 3 and parts[1] == "as" else parts[0]
+                if alias in calls:
+                    called.add(parts[0])
+            if not called:
+                continue
+            rel = folder + module.replace(".", "/")
+            for target in (f"{rel}.py", f"{rel}/__init__.py"):
+                if target in siblings:
+                    out.setdefault(target, set()).update(called)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
 class MemberMemo:
     """Findings of member checks by (sha256, role): identical files are analysed once,
     across artifacts, versions and packages of one run. Thread-safe."""
@@ -121,6 +168,7 @@ def member_findings(
     root = archive.root if artifact_kind == "sdist" else ""
     siblings: dict[str, Member] = {_strip_root(archive, m, root): m for m in archive.files()}
     install_time = install_time_modules(siblings) if artifact_kind == "sdist" else frozenset()
+    entries = import_entries(siblings)
     out: list[Finding] = []
     for member in archive.files():
         if member.data is None or (member.size > MAX_ANALYSED_SOURCE and not (
@@ -134,11 +182,15 @@ def member_findings(
         if not wanted:
             continue
         dormant = role == "module" and never_imported(path, artifact_kind, siblings)
-        key = (member.sha256 or "", role + ("/dormant" if dormant else ""))
+        entry = entries.get(path, frozenset()) if role == "module" else frozenset()
+        key = (member.sha256 or "", role + ("/dormant" if dormant else "") + (
+            "/entry:" + ",".join(sorted(entry)) if entry else ""))
         cached = memo.get(key) if memo is not None and member.sha256 else None
         if cached is None:
             ctx = MemberContext(path=path, data=member.data, role=role, artifact_kind=artifact_kind,
                                 siblings=siblings)
+            if entry:
+                ctx.__dict__[ENTRIES_KEY] = entry
             found: list[Finding] = []
             for check in wanted:
                 found.extend(run_check(check, ctx, f"{archive.filename}:{member.name}"))

@@ -100,7 +100,8 @@ class ModuleFacts:
     """Facts of one module (or one decoded layer of it)."""
 
     def __init__(self, tree: ast.Module, role: str, text: str, *, depth: int = 0,
-                 base_ctx: str | None = None, steps: tuple[str, ...] = (), script: bool = True) -> None:
+                 base_ctx: str | None = None, steps: tuple[str, ...] = (), script: bool = True,
+                 entries: frozenset[str] = frozenset()) -> None:
         self.tree = tree
         self.role = role
         self.text = text
@@ -108,6 +109,7 @@ class ModuleFacts:
         self.steps = steps  # how this layer was decoded from the file ('' for the file itself)
         self.base_ctx = base_ctx
         self.script = script  # the file pip runs itself (setup.py), not a module it imports
+        self.entries = entries  # functions the package's __init__.py calls on import
         self.aliases: dict[str, str] = {}
         self.hidden_aliases: dict[str, str] = {}  # alias -> how it was hidden (getattr, globals()[...])
         self.types: dict[str, str] = {}
@@ -644,6 +646,9 @@ class ModuleFacts:
                 roots.append((s, base or "main", "a setup.py command-line branch pip never takes"))
             elif s.cls and s.cls in self.command_classes and self.role == "setup":
                 roots.append((s, base or "install", f"setup command {s.name}()"))
+            elif s.kind == "function" and s.name in self.entries and self.role == "module" and base is None \
+                    and self.defs.get(s.name) == s.id:
+                roots.append((s, "import", f"{s.name}() called by the package's __init__.py"))
         for scope, ctx, via in sorted(roots, key=lambda r: -CTX_RANK[r[1]]):
             self._spread(scope, ctx, via)
 

@@ -49,7 +49,9 @@ def facts_for(ctx: MemberContext) -> ModuleFacts | None:
             tree = parse_prefix(ctx.data, ctx.path)
         if tree is not None:
             base = "main" if ctx.role == "module" and not_shipped(ctx.path) else None
-            facts = ModuleFacts(tree, ctx.role, ctx.text, base_ctx=base, script=ctx.path == "setup.py")
+            entries: frozenset[str] = cache.get("_pipwarden_import_entries", frozenset())
+            facts = ModuleFacts(tree, ctx.role, ctx.text, base_ctx=base, script=ctx.path == "setup.py",
+                                entries=entries)
     cache[_FACTS_KEY] = facts
     return facts
 
