@@ -66,13 +66,15 @@ class CredentialFileSent(MemberCheck):
         for facts, outer in layers(ctx):
             reads: dict[int, tuple[str, int]] = {}
             for c in facts.calls:
-                hit = next((s for s in c.strings if _TOOL_CRED.search(s) and CREDENTIAL_RE.search(s)), None)
+                hit = next((s for s in c.strings if _TOOL_CRED.search(s) and CREDENTIAL_RE.search(s)
+                            and not _NOT_SECRET.search(s)), None)
                 if hit is not None and c.scope not in reads:
                     reads[c.scope] = (hit, c.line)
             if not reads:
                 continue
             for c in facts.calls:
-                if c.name in SEND_CALLS and c.scope in reads and facts.scopes[c.scope].kind != "module":
+                if c.name in SEND_CALLS and c.name not in _CLIENTS and c.scope in reads and \
+                        facts.scopes[c.scope].kind != "module":
                     hit, line = reads.pop(c.scope)
                     yield self.finding(
                         f"reads {credential_kind(hit)} ({hit[:50]!r}, line {line}) and sends with {c.name}() "
@@ -85,3 +87,6 @@ _CRED_HINT = re.compile(rb"\.aws|\.ssh|git-credentials|\.pypirc|\.netrc|\.npmrc|
 # The credential files of developer tools (browser, Discord and wallet stores have their own checks).
 _TOOL_CRED = re.compile(r"(?i)\.aws|\.ssh|id_rsa|id_ed25519|git-credentials|\.pypirc|\.netrc|\.npmrc|\.kube|\.docker"
                         r"|gcloud")
+# Files an SSH client reads to connect, not secrets; and the clients that legitimately use them.
+_NOT_SECRET = re.compile(r"(?i)known_hosts|\.ssh[\\/]+config\b|\.pub$")
+_CLIENTS = frozenset({"paramiko.SSHClient.connect"})
