@@ -161,3 +161,24 @@ def test_a_script_no_import_can_name_is_dormant_unless_the_build_installs_it(tmp
     setup_py = "from setuptools import setup\nsetup(name='demo', version='1.0', packages=['my-tools'])\n"
     loud = _scan(tmp_path / "b", setup_py, files={"my-tools/__init__.py": "", "my-tools/lint-code.py": LINT_SCRIPT})
     assert [f for f in loud if f.id == "PW110" and f.severity >= Severity.MEDIUM]
+
+
+def test_member_memo_does_not_share_setup_findings_between_archives(tmp_path: Path) -> None:
+    """The same setup.py in two sdists is judged with what each ships: its finding about the
+    script it runs must not be carried over from the other archive by the member memo."""
+    samples = Path(__file__).parent / "samples" / "PW119" / "malicious"
+    setup_py = (samples / "setup.py.txt").read_text()
+    evil = (samples / "demo" / "report.py.txt").read_text()
+    tame = "def main():\n    print('report')\n\n\nif __name__ == '__main__':\n    main()\n"
+    memo = analyze.MemberMemo()
+
+    def scan(folder: str, report: str) -> set[str]:
+        (tmp_path / folder).mkdir()
+        sdist = make_sdist(tmp_path / folder, "demo", "1.0", {"demo/__init__.py": "", "demo/report.py": report},
+                           setup_py=setup_py)
+        _, found = analyze.analyze_archive(read_archive(sdist), Artifact(sdist.name, path=sdist),
+                                           PackageRef("demo", path=sdist), memo=memo)
+        return {f.id for f in found if f.severity >= Severity.MEDIUM}
+
+    assert "PW119" in scan("evil", evil)
+    assert "PW119" not in scan("tame", tame)

@@ -6,6 +6,7 @@ This is the CPU-bound heart of a scan and has no network: it takes an already-re
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -169,6 +170,11 @@ def member_findings(
     siblings: dict[str, Member] = {_strip_root(archive, m, root): m for m in archive.files()}
     install_time = install_time_modules(siblings) if artifact_kind == "sdist" else frozenset()
     entries = import_entries(siblings)
+    # What member checks read of the rest of the archive, beyond the member itself: setup.py's checks
+    # follow the scripts and modules it runs (so its memo entry is this archive's own), and the
+    # obfuscator check asks whether a PyArmor runtime is shipped beside the module.
+    whole = hashlib.sha256("".join(sorted(m.sha256 or m.name for m in siblings.values())).encode()).hexdigest()
+    runtime = "/armor-rt" if any("pytransform" in n or "pyarmor_runtime" in n for n in siblings) else ""
     out: list[Finding] = []
     for member in archive.files():
         if member.data is None or (member.size > MAX_ANALYSED_SOURCE and not (
@@ -183,8 +189,9 @@ def member_findings(
             continue
         dormant = role == "module" and never_imported(path, artifact_kind, siblings)
         entry = entries.get(path, frozenset()) if role == "module" else frozenset()
+        context = f"/archive:{whole}" if role == "setup" else runtime
         key = (member.sha256 or "", role + ("/dormant" if dormant else "") + (
-            "/entry:" + ",".join(sorted(entry)) if entry else ""))
+            "/entry:" + ",".join(sorted(entry)) if entry else "") + context)
         cached = memo.get(key) if memo is not None and member.sha256 else None
         if cached is None:
             ctx = MemberContext(path=path, data=member.data, role=role, artifact_kind=artifact_kind,
