@@ -182,3 +182,12 @@ def test_member_memo_does_not_share_setup_findings_between_archives(tmp_path: Pa
 
     assert "PW119" in scan("evil", evil)
     assert "PW119" not in scan("tame", tame)
+
+
+def test_setup_writing_into_a_folder_named_by_a_variable_is_not_outside(tmp_path: Path) -> None:
+    setup_py = ("import os\nfrom setuptools import setup\nPACKAGE = 're2'\nos.makedirs(PACKAGE)\n"
+                "with open(f'{PACKAGE}/__init__.py', 'x') as fh:\n    fh.write('')\n"
+                "setup(name='demo', version='1.0')\n")
+    assert _worst(_scan(tmp_path / "a", setup_py), "PW105") is None
+    planted = setup_py.replace("f'{PACKAGE}/__init__.py'", "f'/etc/cron.d/{PACKAGE}'")
+    assert _worst(_scan(tmp_path / "b", planted), "PW105") == Severity.HIGH

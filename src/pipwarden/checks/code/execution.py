@@ -314,6 +314,9 @@ def _writes_outside(c: CallFact) -> bool:
         return False
     if {"home", "env"} & c.taint:
         return True
+    first = node.args[0] if node.args else None
+    if isinstance(first, ast.JoinedStr) and first.values and not isinstance(first.values[0], ast.Constant):
+        return False  # f"{folder}/{name}": the path starts where a variable says, its "/" is a separator
     return bool(node.args) and any(_OUTSIDE_PATH.search(s) for s in c.strings[:1])
 
 
