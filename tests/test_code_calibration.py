@@ -191,3 +191,11 @@ def test_setup_writing_into_a_folder_named_by_a_variable_is_not_outside(tmp_path
     assert _worst(_scan(tmp_path / "a", setup_py), "PW105") is None
     planted = setup_py.replace("f'{PACKAGE}/__init__.py'", "f'/etc/cron.d/{PACKAGE}'")
     assert _worst(_scan(tmp_path / "b", planted), "PW105") == Severity.HIGH
+
+
+def test_builtins_whitelist_over_constant_names_is_not_hiding(tmp_path: Path) -> None:
+    safe = ('_NAMES = frozenset({"len", "min", "max", "sorted"})\n'
+            "SAFE = {n: getattr(__builtins__, n) for n in _NAMES}\n")
+    assert _worst(_scan(tmp_path / "a", files={"demo/__init__.py": safe}), "PW111") is None
+    unsafe = safe.replace('"sorted"', '"exec"') + "SAFE['exec']('print(1)')\n"
+    assert _worst(_scan(tmp_path / "b", files={"demo/__init__.py": unsafe}), "PW111") == Severity.HIGH

@@ -88,6 +88,38 @@ def _builtin_probe(node: ast.Call) -> bool:
             and len(g.args) == 3 and isinstance(g.args[1], ast.Name))
 
 
+def _harmless_names(facts: ModuleFacts, node: ast.Call) -> bool:
+    """``{n: getattr(builtins, n) for n in SAFE}`` where ``SAFE`` is a module-level literal of names,
+    none of them dangerous: a whitelist of builtins (sandboxed evaluators build one), not a name
+    computed to hide ``exec``."""
+    g = node.func if isinstance(node.func, ast.Call) else node
+    if not (isinstance(g, ast.Call) and len(g.args) >= 2 and isinstance(g.args[1], ast.Name)):
+        return False
+    var = g.args[1].id
+    constants: dict[str, list[str]] = {}
+    for st in facts.tree.body:
+        if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
+            value = st.value
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and len(value.args) == 1 \
+                    and value.func.id in ("frozenset", "set", "tuple", "list"):
+                value = value.args[0]
+            if isinstance(value, ast.Set | ast.List | ast.Tuple) and value.elts and all(
+                    isinstance(e, ast.Constant) and isinstance(e.value, str) for e in value.elts):
+                constants[st.targets[0].id] = [str(e.value) for e in value.elts if isinstance(e, ast.Constant)]
+    for comp in ast.walk(facts.tree):
+        if isinstance(comp, ast.comprehension) and isinstance(comp.target, ast.Name) and comp.target.id == var:
+            it = comp.iter
+            names = constants.get(it.id) if isinstance(it, ast.Name) else (
+                [str(e.value) for e in it.elts if isinstance(e, ast.Constant)]
+                if isinstance(it, ast.Set | ast.List | ast.Tuple) else None)
+            return bool(names) and not any(n in _UNSAFE_BUILTINS for n in names or ())
+    return False
+
+
+_UNSAFE_BUILTINS = frozenset({"exec", "eval", "compile", "__import__", "open", "getattr", "setattr", "globals",
+                              "locals", "vars", "input", "breakpoint", "memoryview", "delattr", "__build_class__"})
+
+
 def _literal_blob(node: ast.Call) -> bool:
     """A long string or bytes literal inside the executed expression (a payload the static
     decoder could not finish, such as ``marshal.loads(marshal.dumps(b64decode(b'...')))``)."""
@@ -521,8 +553,8 @@ class DynamicDangerousName(MemberCheck):
                 # __import__('os').system(...) with a literal module is mild; a computed name is not.
                 literal = c.dynamic == "__import__" and isinstance(c.node.func, ast.Attribute)
                 literal = literal or (c.name == "<computed builtin>" and not early(c.ctx))
-                if c.name == "<computed builtin>" and _builtin_probe(c.node):
-                    continue  # getattr(builtins, name, Default): "is there such a builtin?" (compat code)
+                if c.name == "<computed builtin>" and (_builtin_probe(c.node) or _harmless_names(facts, c.node)):
+                    continue  # getattr(builtins, name, Default), or a name drawn from a constant list of safe ones
                 sev = Severity.HIGH if early(c.ctx) and not literal else Severity.MEDIUM
                 if literal and not early(c.ctx):
                     sev = Severity.LOW
