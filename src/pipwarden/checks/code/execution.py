@@ -263,11 +263,14 @@ class ExecDecoded(MemberCheck):
                     what = "a string assembled from pieces (" + " → ".join(steps) + ")"
                 else:
                     continue
-                if ex.payload is None and not steps and c.ctx == "function" and "net-data" not in ex.arg_taint \
+                quiet_ctx = c.ctx in ("function", "main")
+                if ex.payload is None and not steps and quiet_ctx and "net-data" not in ex.arg_taint \
                         and not _literal_blob(c.node):
                     # No literal payload, nothing fetched, not run at install or import time: a
                     # deserializer (a Keras-style func_load of a saved function) looks exactly like this.
                     sev = Severity.MEDIUM
+                elif what.startswith("a string assembled") and quiet_ctx:
+                    sev = Severity.MEDIUM  # readable code joined from pieces in a function: a code generator
                 preview = f"; payload: {ex.payload[:100]!r}" if ex.payload and not ex.marshal else ""
                 yield self.finding(
                     f"{c.name}() of {what} {where(c)}{facts.layer_note()}{preview}",

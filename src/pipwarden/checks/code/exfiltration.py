@@ -218,6 +218,16 @@ class CredentialAccess(MemberCheck):
                     file=ctx.path, line=outer or c.line, evidence=facts.line_text(c.line), severity=sev)
 
 
+def _in_docstring(tree: ast.Module, line: int) -> bool:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and \
+                    isinstance(first.value.value, str) and first.lineno <= line <= (first.end_lineno or first.lineno):
+                return True
+    return False
+
+
 def _real_secret(token: str) -> bool:
     """Placeholders in documentation and tests (XXXX, 0000, abcdef, 123456) are not webhooks."""
     tail = token.rsplit("/", 1)[-1].rsplit(":", 1)[-1].lower()
@@ -255,6 +265,9 @@ class ExfilChannel(MemberCheck):
                 facts = facts_for(ctx)
             net = facts is not None and any(c.name in SEND_CALLS for c in facts.calls)
             line = line_of(ctx.data, len(text[: m.start()].encode("utf-8", "replace")))
+            documented = facts is not None and _in_docstring(facts.tree, line)
+            if documented or (ctx.line_text(line) or "").lstrip().startswith("#"):
+                continue  # an example URL in the documentation (a notification library's docstring)
             yield self.finding(
                 f"hard-coded {'webhook' if 'hook' in m.group(0) else 'bot token'} "
                 f"{m.group(0)[:48]}…" + (" and the module makes network calls" if net else ""),
