@@ -4,7 +4,6 @@ shadow common commands, and native binaries in packages that claim to be pure Py
 
 from __future__ import annotations
 
-import ast
 import configparser
 import re
 import tomllib
@@ -246,22 +245,8 @@ def _bundled_target(cmd: list[str], siblings: Mapping[str, object]) -> str | Non
 
 
 def _spawn_parts(c: CallFact) -> list[str]:
-    if not c.node.args:
-        return []
-    arg = c.node.args[0]
-    if isinstance(arg, ast.List | ast.Tuple):
-        out = []
-        for e in arg.elts:
-            if isinstance(e, ast.Constant) and isinstance(e.value, str):
-                out.append(e.value)
-            elif isinstance(e, ast.Attribute) and e.attr == "executable":
-                out.append("python")
-            else:
-                out.append("{}")
-        return out
-    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-        return arg.value.split()
-    return []
+    """The command's words as far as constants tell (facts' reading of argv lists and strings)."""
+    return command_text(c).split() if c.node.args else []
 
 
 # setup.py's own body and the commands pip runs (not maintainer commands such as "import_data").
