@@ -420,8 +420,9 @@ class Scanner:
         client = self.client
         results = self._results_cache()
         state = self._state(ref.name) if results is not None else []
+        key = self._result_key(ref, state) if results is not None else ""
         if results is not None:
-            hit = self._cached_result(results, self._result_key(ref, state), ref)
+            hit = self._cached_result(results, key, ref)
             if hit is not None:
                 return hit
         page = client.project(ref.name)
@@ -464,7 +465,7 @@ class Scanner:
         if results is not None and not errors:
             after = self._state(ref.name)
             if after == state:
-                self._remember(results, self._result_key(ref, state), ref, pctx, artifacts, [*findings, *found])
+                self._remember(results, key, ref, pctx, artifacts, [*findings, *found])
             else:
                 # The checks learned something (a publisher, the maintainers): what the next run
                 # would report is computed from what they know now, and that is what is kept.
@@ -538,12 +539,8 @@ class Scanner:
         release = self.client.release_stamp(hit.name, hit.version)
         if release is None or release.token() != hit.release_token:
             return None
-        policy = self.options.policy
-        final = by_severity(dedupe(policy.apply(list(hit.findings))))
-        return PackageResult(
-            name=hit.name, version=hit.version, source="index", verdict=policy.verdict(final), artifacts=hit.artifacts,
-            findings=tuple(final), extra=hit.extra, artifact_extra=hit.artifact_extra, origin=ref.origin, line=ref.line,
-        )
+        return judged(ref, hit.name, hit.version, "index", hit.artifacts, hit.findings, [], hit.extra,
+                      hit.artifact_extra, self.options.policy)
 
     def _remember(self, results: PackageResultCache, key: str, ref: PackageRef, pctx: PackageContext,
                   artifacts: list[Artifact], findings: list[Finding]) -> None:
@@ -552,11 +549,10 @@ class Scanner:
         tokens = self._tokens(ref.name, pctx.version or "")
         if tokens is None or pctx.version is None:
             return
+        extra, artifact_extra = sections(pctx)
         results.put(key, tokens[0], CachedPackage(
-            name=pctx.name, version=pctx.version, artifacts=tuple(artifacts),
-            findings=tuple(findings), extra=dict(pctx.extra),
-            artifact_extra={c.artifact.filename: dict(c.extra) for c in pctx.artifacts if c.extra},
-            release_token=tokens[1],
+            name=pctx.name, version=pctx.version, artifacts=tuple(artifacts), findings=tuple(findings),
+            extra=extra, artifact_extra=artifact_extra, release_token=tokens[1],
         ))
 
     def _analyze_download(
@@ -624,15 +620,30 @@ def package_findings(ctx: PackageContext, policy: Policy) -> Iterator[Finding]:
 
 def package_result(
     pkg: PackageRef, name: str, version: str | None, source: Literal["index", "file"],
-    artifacts: list[Artifact], findings: list[Finding], errors: list[str], pctx: PackageContext, policy: Policy,
+    artifacts: Sequence[Artifact], findings: Sequence[Finding], errors: list[str], pctx: PackageContext,
+    policy: Policy,
 ) -> PackageResult:
     """Policy applied: the package's findings, most severe first, and its verdict."""
-    final = by_severity(dedupe(policy.apply(findings)))
+    extra, artifact_extra = sections(pctx)
+    return judged(pkg, name, version, source, artifacts, findings, errors, extra, artifact_extra, policy)
+
+
+def sections(pctx: PackageContext) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The report sections checks added: the package's, and each artifact's by filename."""
+    return dict(pctx.extra), {c.artifact.filename: dict(c.extra) for c in pctx.artifacts if c.extra}
+
+
+def judged(
+    pkg: PackageRef, name: str, version: str | None, source: Literal["index", "file"],
+    artifacts: Sequence[Artifact], findings: Sequence[Finding], errors: list[str], extra: dict[str, Any],
+    artifact_extra: dict[str, dict[str, Any]], policy: Policy,
+) -> PackageResult:
+    """The policy applied to findings (computed now or served from the result cache)."""
+    final = by_severity(dedupe(policy.apply(list(findings))))
     verdict = Verdict.ERROR if errors else policy.verdict(final)
-    artifact_extra = {c.artifact.filename: dict(c.extra) for c in pctx.artifacts if c.extra}
     return PackageResult(
         name=name, version=version, source=source, verdict=verdict, artifacts=tuple(artifacts),
-        findings=tuple(final), error="; ".join(errors) or None, extra=dict(pctx.extra),
+        findings=tuple(final), error="; ".join(errors) or None, extra=extra,
         artifact_extra=artifact_extra, origin=pkg.origin, line=pkg.line,
     )
 

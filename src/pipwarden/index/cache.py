@@ -179,13 +179,15 @@ class Cache:
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        if stamp.url != url or not 0 <= time.time() - stamp.stored_at < self.ttl:
+        if stamp.url != url or not self._fresh(stamp.stored_at):
             return None
         return stamp
 
     def is_fresh(self, entry: CachedResponse) -> bool:
-        age = entry.age()
-        return 0 <= age < self.ttl
+        return self._fresh(entry.stored_at)
+
+    def _fresh(self, stored_at: float) -> bool:
+        return 0 <= time.time() - stored_at < self.ttl
 
     def put_meta(self, entry: CachedResponse, accept: str) -> None:
         header = {
