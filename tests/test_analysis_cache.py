@@ -77,16 +77,21 @@ def test_warm_scan_reuses_analysis(local_index: LocalIndex, tmp_path: Path) -> N
         return _scan_evil(local_index, cache_dir)
 
     first = run()
-    entries = list((cache_dir / "analysis").rglob("*.json"))
-    assert len(entries) == 1
     # Make the cached entry say something the analysis never would: a warm run must serve it.
-    doc = json.loads(entries[0].read_text())
-    doc["findings"][0]["message"] = "served from the analysis cache"
-    entries[0].write_text(json.dumps(doc))
+    _rewrite_only_entry(cache_dir / "analysis", "served from the analysis cache")
     shutil.rmtree(cache_dir / "results")  # the whole-package result would be served first
     second = run()
     assert "served from the analysis cache" in [m for _, m in second]
     assert len(second) == len(first)
+
+
+def _rewrite_only_entry(folder: Path, message: str) -> None:
+    """The folder holds exactly one cache entry; give its first finding ``message``."""
+    entries = list(folder.rglob("*.json"))
+    assert len(entries) == 1
+    doc = json.loads(entries[0].read_text())
+    doc["findings"][0]["message"] = message
+    entries[0].write_text(json.dumps(doc))
 
 
 def _age_metadata(cache_dir: Path, seconds: float) -> None:
@@ -109,11 +114,7 @@ def test_warm_scan_reuses_package_results_while_the_index_responses_are_fresh(
         return _scan_evil(local_index, cache_dir, *extra, code=code)
 
     first = run()
-    entries = list((cache_dir / "results").rglob("*.json"))
-    assert len(entries) == 1
-    doc = json.loads(entries[0].read_text())
-    doc["findings"][0]["message"] = "served from the result cache"
-    entries[0].write_text(json.dumps(doc))
+    _rewrite_only_entry(cache_dir / "results", "served from the result cache")
     assert "served from the result cache" in [m for _, m in run()]
     # The policy is applied to cached findings, not cached with them: every finding turned down to
     # info by a config file, the verdict is a pass.
