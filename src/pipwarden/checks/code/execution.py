@@ -80,22 +80,32 @@ def _spawn_severity(fact: CallFact, cmd: str) -> tuple[Severity, str]:
     return Severity.MEDIUM, "runs a computed command"
 
 
+def _getattr_by_variable(node: ast.Call) -> tuple[ast.Call, str] | None:
+    """The ``getattr(holder, name, ...)`` call of a computed-builtin fact (the fact itself, or the
+    call it makes) and the variable's name, when ``name`` is a plain variable."""
+    g = node.func if isinstance(node.func, ast.Call) else node
+    if isinstance(g.func, ast.Name) and g.func.id == "getattr" and len(g.args) >= 2:
+        name = g.args[1]
+        if isinstance(name, ast.Name):
+            return g, name.id
+    return None
+
+
 def _builtin_probe(node: ast.Call) -> bool:
     """``getattr(builtins, name, default)`` with a variable name: a lookup that tolerates absence,
     as compatibility code does, rather than a name computed to hide what is called."""
-    g = node.func if isinstance(node.func, ast.Call) else node
-    return (isinstance(g, ast.Call) and isinstance(g.func, ast.Name) and g.func.id == "getattr"
-            and len(g.args) == 3 and isinstance(g.args[1], ast.Name))
+    got = _getattr_by_variable(node)
+    return got is not None and len(got[0].args) == 3
 
 
 def _harmless_names(facts: ModuleFacts, node: ast.Call) -> bool:
     """``{n: getattr(builtins, n) for n in SAFE}`` where ``SAFE`` is a module-level literal of names,
     none of them dangerous: a whitelist of builtins (sandboxed evaluators build one), not a name
     computed to hide ``exec``."""
-    g = node.func if isinstance(node.func, ast.Call) else node
-    if not (isinstance(g, ast.Call) and len(g.args) >= 2 and isinstance(g.args[1], ast.Name)):
+    got = _getattr_by_variable(node)
+    if got is None:
         return False
-    var = g.args[1].id
+    var = got[1]
     constants: dict[str, list[str]] = {}
     for st in facts.tree.body:
         if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
